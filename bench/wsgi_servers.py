@@ -1,0 +1,88 @@
+"""Compare WSGI servers for the mock: same app, same wrk load, one process each.
+
+Run: python bench/wsgi_servers.py [--seconds 10]  (needs wrk, and waitress, gunicorn,
+granian and cheroot installed). Prints req/s and p50/p99 per server, side by side.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def candidates(port: int, entry: str) -> dict[str, list[str]]:
+    bind = f"127.0.0.1:{port}"
+    bindir = Path(sys.executable).parent
+    return {
+        "waitress (8 threads)": [str(bindir / "waitress-serve"), f"--listen={bind}", "--threads=8", entry],
+        "gunicorn gthread (1 worker, 8 threads)": [
+            str(bindir / "gunicorn"), "-w", "1", "-k", "gthread", "--threads", "8", "-b", bind, entry],
+        "granian wsgi (1 worker)": [
+            str(bindir / "granian"), "--interface", "wsgi", "--workers", "1", "--blocking-threads", "8",
+            "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", entry],
+        "cheroot (8 threads)": [str(bindir / "cheroot"), "--chdir", str(HERE), "--bind", bind, "--threads", "8", entry],
+    }
+
+
+def wait_listening(port: int, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listening on {port}")
+
+
+def run_wrk(port: int, seconds: int) -> tuple[float, str, str]:
+    out = subprocess.run(
+        ["wrk", "-t2", "-c16", f"-d{seconds}s", "--latency", "-s", str(HERE / "upsert.lua"),
+         f"http://127.0.0.1:{port}"], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p50 = re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1)
+    p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if errors:
+        raise RuntimeError(f"{errors.group(1)} non-2xx responses")
+    return rps, p50, p99
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--app", choices=["mock", "constant"], default="mock",
+                        help="the mock, or a constant answer that shows each server's ceiling")
+    args = parser.parse_args()
+    entry = "wsgi_app:app" if args.app == "mock" else "wsgi_app:constant"
+    print(f"{'server':42} {'req/s':>9} {'p50':>9} {'p99':>9}")
+    for name in candidates(0, entry):
+        port = free_port()
+        cmd = candidates(port, entry)[name]
+        proc = subprocess.Popen(cmd, cwd=HERE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                env={**os.environ, "PYTHONPATH": str(HERE.parent)})
+        try:
+            wait_listening(port)
+            run_wrk(port, 2)  # warm-up
+            rps, p50, p99 = run_wrk(port, args.seconds)
+            print(f"{name:42} {rps:9.0f} {p50:>9} {p99:>9}", flush=True)
+        finally:
+            proc.terminate()
+            proc.wait(10)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""Who is calling: the X-API-Key header turned into a partner and an environment.
+
+Without a keys file every well-formed public key is accepted and names its own partner; with
+one, only the keys it lists are, and it can make them answer the documented 403s.
+"""
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator
+
+from .errors import ApiError
+
+MISSING_KEY = "Missing X-API-Key header"
+INVALID_KEY = "Invalid API key"
+KEY_REVOKED = "API key has been revoked"
+APP_INACTIVE = "Application is not active"
+PARTNER_NOT_FOUND = "Partner account not found"
+
+ENVIRONMENTS = {"test": "TEST", "live": "LIVE"}
+_PARTNER_NAMESPACE = uuid.UUID("6b1f7f0e-3c1a-5d8e-9f42-67616d696679")
+_KEYS_SCHEMA = Path(__file__).with_name("keys-file.schema.yaml")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller a request acts for: profiles are scoped by both fields."""
+
+    partner_id: str
+    environment: str
+
+
+@dataclass(frozen=True)
+class KeyEntry:
+    """A key declared in a keys file, with what stops it from being used."""
+
+    partner_id: str
+    refusal: str | None  # the 403 message this key answers, or None when it is usable
+
+
+class KeysFileError(ValueError):
+    """A keys file that cannot be used; the message names the file and the place."""
+
+
+def derived_partner_id(seed: str) -> str:
+    """A partnerId that is the same for the same seed on every run and machine."""
+    return str(uuid.uuid5(_PARTNER_NAMESPACE, seed))
+
+
+class Authenticator:
+    """Checks X-API-Key values against the contract's key format and optional keys file."""
+
+    def __init__(self, key_pattern: str, keys: dict[str, KeyEntry] | None = None) -> None:
+        self._pattern = re.compile(key_pattern)
+        self._keys = keys
+
+    def authenticate(self, header: str | None) -> Principal:
+        """The principal for a header value, or the documented 401/403 ApiError."""
+        if not header:
+            raise ApiError(401, MISSING_KEY)
+        match = self._pattern.fullmatch(header)
+        if match is None:
+            raise ApiError(401, INVALID_KEY)
+        environment = ENVIRONMENTS[match.group(1)]
+        if self._keys is None:
+            # Test and live keys that share a token belong to one partner, as a real
+            # account's pair of keys would.
+            token = header.split("_", 2)[2]
+            return Principal(derived_partner_id(token), environment)
+        entry = self._keys.get(header)
+        if entry is None:
+            raise ApiError(401, INVALID_KEY)
+        if entry.refusal:
+            raise ApiError(403, entry.refusal)
+        return Principal(entry.partner_id, environment)
+
+
+def load_keys_file(path: str | Path, key_pattern: str) -> dict[str, KeyEntry]:
+    """Read and check a keys file; raises KeysFileError naming what is wrong and where."""
+    try:
+        document: Any = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise KeysFileError(f"{path}: cannot read keys file: {exc}") from None
+    schema = yaml.safe_load(_KEYS_SCHEMA.read_text(encoding="utf-8"))
+    error = next(iter(Draft202012Validator(schema).iter_errors(document)), None)
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
+        raise KeysFileError(f"{path}: {where}: {error.message}")
+    pattern = re.compile(key_pattern)
+    keys: dict[str, KeyEntry] = {}
+    for p_index, partner in enumerate(document["partners"]):
+        partner_id = partner.get("partnerId") or derived_partner_id("name:" + partner["name"])
+        for a_index, app in enumerate(partner["applications"]):
+            for k_index, item in enumerate(app["keys"]):
+                item = {"key": item} if isinstance(item, str) else item
+                key, where = item["key"], f"partners/{p_index}/applications/{a_index}/keys/{k_index}"
+                if not pattern.fullmatch(key):
+                    raise KeysFileError(f"{path}: {where}: {key!r} is not a pk_test_/pk_live_ key")
+                if key in keys:
+                    raise KeysFileError(f"{path}: {where}: key {key!r} is listed twice")
+                refusal = (
+                    KEY_REVOKED if item.get("revoked")
+                    else APP_INACTIVE if not app.get("active", True)
+                    else PARTNER_NOT_FOUND if partner.get("deleted")
+                    else None
+                )
+                keys[key] = KeyEntry(partner_id, refusal)
+    return keys

@@ -1,0 +1,36 @@
+"""The mock's notion of "now", which tests (and later the control API) can freeze and shift."""
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta, timezone
+
+
+class Clock:
+    """Real UTC time unless frozen; advancing moves a frozen clock or offsets a running one."""
+
+    def __init__(self, frozen_at: datetime | None = None) -> None:
+        self._lock = threading.Lock()
+        self._frozen = frozen_at
+        self._offset = timedelta(0)
+
+    def now(self) -> datetime:
+        """The current time, timezone-aware UTC."""
+        frozen = self._frozen
+        if frozen is not None:
+            return frozen
+        return datetime.now(timezone.utc) + self._offset
+
+    def freeze(self, at: datetime) -> None:
+        """Stop the clock at `at` (must be timezone-aware)."""
+        if at.tzinfo is None:
+            raise ValueError("a frozen time must carry a timezone")
+        with self._lock:
+            self._frozen = at.astimezone(timezone.utc)
+
+    def advance(self, delta: timedelta) -> None:
+        """Move the clock by `delta`, frozen or not."""
+        with self._lock:
+            if self._frozen is not None:
+                self._frozen += delta
+            else:
+                self._offset += delta
