@@ -30,10 +30,10 @@ def candidates(port: int, entry: str) -> dict[str, list[str]]:
         "waitress (8 threads)": [str(bindir / "waitress-serve"), f"--listen={bind}", "--threads=8", entry],
         "gunicorn gthread (1 worker, 8 threads)": [
             str(bindir / "gunicorn"), "-w", "1", "-k", "gthread", "--threads", "8", "-b", bind, entry],
-        "granian wsgi (1 worker)": [
-            str(bindir / "granian"), "--interface", "wsgi", "--workers", "1", "--blocking-threads", "8",
-            "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", entry],
-        "cheroot (8 threads)": [str(bindir / "cheroot"), "--chdir", str(HERE), "--bind", bind, "--threads", "8", entry],
+        **{f"granian wsgi (1 worker, {n} thread{'s' * (n > 1)})": [
+            str(bindir / "granian"), "--interface", "wsgi", "--workers", "1", "--blocking-threads", str(n),
+            "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", entry] for n in (1, 8)},
+        "cheroot (8 threads)": [str(bindir / "cheroot"), "--bind", bind, "--threads", "8", entry],
     }
 
 
@@ -73,7 +73,7 @@ def main() -> None:
         port = free_port()
         cmd = candidates(port, entry)[name]
         proc = subprocess.Popen(cmd, cwd=HERE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                env={**os.environ, "PYTHONPATH": str(HERE.parent)})
+                                env={**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), str(HERE.parent)])})
         try:
             wait_listening(port)
             run_wrk(port, 2)  # warm-up

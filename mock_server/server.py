@@ -38,7 +38,7 @@ def base_url(host: str, port: int) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-def serve(app: WSGIApp, host: str, port: int, threads: int = 4, access_log: bool = True) -> None:
+def serve(app: WSGIApp, host: str, port: int, threads: int = 1, access_log: bool = True) -> None:
     """Serve `app` until Ctrl-C or SIGTERM, after printing the base URL."""
     server = Server(
         target="gamifyhost-mock",

@@ -1,0 +1,70 @@
+"""Starting the real `gamifyhost-mock` command on a free port, for tests that speak HTTP."""
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class LiveServer:
+    """A running mock process and its base URL."""
+
+    process: subprocess.Popen
+    url: str
+
+    def stop(self, timeout: float = 15) -> tuple[int, str]:
+        """SIGTERM the server; return its exit code and everything it printed."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        output, _ = self.process.communicate(timeout=timeout)
+        return self.process.returncode, output
+
+
+def start_server(*args: str, timeout: float = 30) -> LiveServer:
+    """Run `python -m mock_server serve --port <free> ARGS` and wait until it accepts connections."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mock_server", "serve", "--port", str(port), *args],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited early: {process.communicate()[0]}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return LiveServer(process, f"http://127.0.0.1:{port}")
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"server did not listen on {port} within {timeout}s")
+
+
+def _lower(headers) -> dict[str, str]:
+    return {name.lower(): value for name, value in headers.items()}
+
+
+def http(method: str, url: str, body: Any = None, headers: dict[str, str] | None = None,
+         raw: bytes | None = None) -> tuple[int, dict[str, str], Any]:
+    """One HTTP exchange with the standard library: (status, lower-cased headers, parsed JSON)."""
+    data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, _lower(response.headers), json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, _lower(error.headers), json.loads(error.read() or b"null")

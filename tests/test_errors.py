@@ -1,0 +1,135 @@
+"""Every client mistake gets the envelope with the right status, and changes nothing."""
+from __future__ import annotations
+
+import pytest
+
+from conftest import TEST_KEY
+
+PATH = "/v1/user-journeys/users"
+JSON = {"X-API-Key": TEST_KEY, "Content-Type": "application/json"}
+
+
+def raw_post(client, data, headers=JSON):
+    return client.post(PATH, data=data, headers=headers)
+
+
+@pytest.mark.parametrize("data, field, message", [
+    (b'{"externalId": "u"', "", "malformed JSON at line 1 column 19: Expecting ',' delimiter"),
+    (b"", "", "body is empty"),
+    (b"   ", "", "body is empty"),
+    (b"[]", "", "body must be of type object"),
+    (b'"u"', "", "body must be of type object"),
+    (b"42", "", "body must be of type object"),
+    (b"null", "", "body must be of type object"),
+    (b"{}", "externalId", "externalId is required"),
+    (b'{"externalId": ""}', "externalId", "externalId must be at least 1 characters long"),
+    (b'{"externalId": "   "}', "externalId", "externalId contains characters or a form that is not allowed"),
+    (b'{"externalId": "a\\u0000b"}', "externalId", "externalId contains characters or a form"),
+    (b'{"externalId": 12345}', "externalId", "externalId must be of type string"),
+    (b'{"externalId": "u", "phone": "123456789012345678901"}', "phone",
+     "phone must be at most 20 characters long"),
+    (b'{"externalId": "u", "device": "tv"}', "device", "device is not one of the allowed values"),
+    (b'{"externalId": "u", "country": "ng"}', "country", "country is not one of the allowed values"),
+    (b'{"externalId": "u", "country": "UK"}', "country", "country is not one of the allowed values"),
+    (b'{"externalId": "u", "email": "not-an-email"}', "email", "email contains characters or a form"),
+    (b'{"externalId": "u", "displayName": null}', "displayName", "displayName must be of type string"),
+    (b'{"externalId": "u", "tags": {"plan": 1}}', "tags.plan", "tags.plan must be of type string"),
+    (b'{"externalId": "u", "tags": ["a"]}', "tags", "tags must be of type object"),
+    (b'{"externalId": "u", "metadata": "x"}', "metadata", "metadata must be of type object"),
+    (b'{"externalId": "u", "externalId": "v"}', "", "duplicate key 'externalId'"),
+    (b'{"externalId": "u", "metadata": {"n": NaN}}', "", "NaN is not valid JSON"),
+    (b'{"externalId": "u", "metadata": {"n": 1' + b"0" * 5000 + b"}}", "", "Exceeds the limit"),
+    (b'{"externalId": "\\ud800"}', "", "unpaired surrogate"),
+    (b'{"externalId": "caf\xe9"}', "", "body is not valid UTF-8 (byte 19)"),
+    (b'{"externalId": "u", "metadata": ' + b"[" * 10000 + b"]" * 10000 + b"}", "", "nested too deeply"),
+])
+def test_invalid_body_is_400_naming_the_field(client, store, data, field, message):
+    response = raw_post(client, data)
+    assert response.status_code == 400
+    body = response.get_json()
+    assert (body["status"], body["code"], body["message"]) == ("error", 400, "Invalid request body")
+    assert body["errors"][0]["field"] == field
+    assert message in body["errors"][0]["message"]
+    assert len(store) == 0
+
+
+def test_every_broken_field_is_reported(client):
+    body = client.track({"device": "tv", "country": "XX", "phone": "1" * 21}).get_json()
+    assert [e["field"] for e in body["errors"]] == ["externalId", "country", "device", "phone"]
+
+
+def test_a_failed_update_leaves_the_profile_as_it_was(client):
+    before = client.track({"externalId": "u", "displayName": "Ann", "tags": {"a": "1"}}).get_json()["data"]
+    response = client.track({"externalId": "u", "displayName": "Bob", "tags": {"a": "2"}, "device": "tv"})
+    assert response.status_code == 400
+    after = client.track({"externalId": "u"}).get_json()["data"]
+    assert (after["displayName"], after["tags"]) == ("Ann", {"a": "1"})
+    assert after["id"] == before["id"]
+
+
+def test_unknown_properties_are_accepted_and_ignored(client):
+    response = client.track({"externalId": "u", "favouriteColour": "teal", "id": "forged"})
+    assert response.status_code == 200
+    profile = response.get_json()["data"]
+    assert "favouriteColour" not in profile and profile["id"] != "forged"
+
+
+@pytest.mark.parametrize("content_type", [
+    None, "text/plain", "application/x-www-form-urlencoded", "application/jsonp",
+    "application/json; charset=latin-1", "application/vnd.api+json",
+])
+def test_other_media_types_are_415(client, store, content_type):
+    headers = {"X-API-Key": TEST_KEY} | ({"Content-Type": content_type} if content_type else {})
+    response = raw_post(client, b'{"externalId": "u"}', headers)
+    assert response.status_code == 415
+    assert response.get_json() == {"status": "error", "code": 415,
+                                   "message": "Content-Type must be application/json"}
+    assert len(store) == 0
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "application/json; charset=utf-8",
+                                          "Application/JSON; charset=UTF-8"])
+def test_json_media_types_are_accepted(client, content_type):
+    response = raw_post(client, b'{"externalId": "u"}', {"X-API-Key": TEST_KEY, "Content-Type": content_type})
+    assert response.status_code == 200
+
+
+def test_unknown_route_is_404(client):
+    for method in ("get", "post", "delete"):
+        response = getattr(client, method)("/v1/user-journeys/nope", headers=JSON)
+        assert response.status_code == 404
+        assert response.get_json() == {"status": "error", "code": 404, "message": "Route not found"}
+
+
+@pytest.mark.parametrize("method", ["get", "put", "patch", "delete"])
+def test_wrong_method_is_405_with_allow(client, method):
+    response = getattr(client, method)(PATH, headers=JSON)
+    assert response.status_code == 405
+    assert response.get_json() == {"status": "error", "code": 405, "message": "Method not allowed"}
+    assert "POST" in response.headers["Allow"]
+
+
+def test_body_over_the_limit_is_413(app, client, store):
+    app.config["MAX_CONTENT_LENGTH"] = 1000
+    response = raw_post(client, b'{"externalId": "u", "metadata": {"x": "' + b"a" * 1000 + b'"}}')
+    assert response.status_code == 413
+    assert response.get_json() == {"status": "error", "code": 413, "message": "Request body too large"}
+    assert len(store) == 0
+
+
+def test_default_limit_is_one_mebibyte(client):
+    filler = b"a" * (1024 * 1024)
+    response = raw_post(client, b'{"externalId": "u", "metadata": {"x": "' + filler + b'"}}')
+    assert response.status_code == 413
+    just_under = b'{"externalId": "u", "metadata": {"x": "' + b"a" * (1024 * 1024 - 100) + b'"}}'
+    assert raw_post(client, just_under).status_code == 200
+
+
+def test_a_crash_is_500_failed_to_track_user(app, client, monkeypatch):
+    def explode(*args):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(app.extensions["gamifyhost_mock"].store, "upsert", explode)
+    response = client.track({"externalId": "u"})
+    assert response.status_code == 500
+    assert response.get_json() == {"status": "error", "code": 500, "message": "Failed to track user"}

@@ -1,0 +1,48 @@
+"""A regular (non-editable) install carries the spec and serves the same one."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(ROOT)],
+                   check=True, timeout=300)
+    [built] = out.glob("gamifyhost_mock-*.whl")
+    return built
+
+
+def test_wheel_ships_the_spec_and_keys_schema(wheel):
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        assert archive.read("mock_server/openapi.yaml") == (ROOT / "openapi.yaml").read_bytes()
+        assert "mock_server/keys-file.schema.yaml" in names
+        entry_points = next(n for n in names if n.endswith("entry_points.txt"))
+        assert "gamifyhost-mock = mock_server.cli:main" in archive.read(entry_points).decode()
+
+
+def test_installed_package_serves_its_own_copy(wheel, tmp_path):
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
+                   check=True, timeout=300)
+    probe = ("from mock_server import create_app; from mock_server.spec import default_spec_path;"
+             "print(default_spec_path());"
+             "c = create_app().test_client();"
+             "print(c.post('/v1/user-journeys/users', json={'externalId': 'x'},"
+             " headers={'X-API-Key': 'pk_test_a'}).status_code)")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path,
+                            env={**os.environ, "PYTHONPATH": str(target)}, timeout=60)
+    assert result.returncode == 0, result.stderr
+    spec_path, status = result.stdout.split()
+    assert Path(spec_path) == target / "mock_server" / "openapi.yaml"
+    assert Path(spec_path).read_bytes() == (ROOT / "openapi.yaml").read_bytes()
+    assert status == "200"
