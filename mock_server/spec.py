@@ -39,18 +39,21 @@ class Contract:
         self._registry = Registry().with_resource(SPEC_URI, DRAFT202012.create_resource(document))
         self._resolver = self._registry.resolver()
 
+    @staticmethod
+    def _uri(ref: str) -> str:
+        return SPEC_URI + (ref if ref.startswith("#") else "#" + ref)
+
     def resolve(self, ref: str) -> Any:
         """The node a local reference ('#/components/...') or pointer points at, $refs followed."""
-        node = self._resolver.lookup(SPEC_URI + (ref if ref.startswith("#") else "#" + ref)).contents
+        node = self._resolver.lookup(self._uri(ref)).contents
         while isinstance(node, dict) and "$ref" in node:
-            node = self._resolver.lookup(SPEC_URI + node["$ref"]).contents
+            node = self._resolver.lookup(self._uri(node["$ref"])).contents
         return node
 
     def validator(self, ref: str) -> Draft202012Validator:
         """A compiled validator for the schema at `ref` (a pointer or '#/...' reference)."""
-        ref = ref if ref.startswith("#") else "#" + ref
         return Draft202012Validator(
-            {"$ref": SPEC_URI + ref},
+            {"$ref": self._uri(ref)},
             registry=self._registry,
             format_checker=Draft202012Validator.FORMAT_CHECKER,
         )
@@ -72,7 +75,7 @@ class Contract:
     def response_schema_ref(self, operation_id: str, status: int | str) -> str:
         """Pointer of the JSON schema of one documented response of an operation."""
         ref = self.operation_pointer(operation_id) + pointer("responses", str(status))
-        response = self._resolver.lookup(SPEC_URI + "#" + ref).contents
+        response = self._resolver.lookup(self._uri(ref)).contents
         if "$ref" in response:
             ref = response["$ref"].lstrip("#")
         return ref + pointer("content", "application/json", "schema")
@@ -80,11 +83,8 @@ class Contract:
     def request_properties(self, operation_id: str) -> dict[str, Any]:
         """Property name -> resolved schema of an operation's request body, in spec order."""
         schema = self.resolve(self.request_schema_ref(operation_id))
-        return {name: self.resolve_schema(prop) for name, prop in schema["properties"].items()}
-
-    def resolve_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
-        """The schema itself, or what its $ref points to."""
-        return self.resolve(schema["$ref"]) if "$ref" in schema else schema
+        return {name: self.resolve(prop["$ref"]) if "$ref" in prop else prop
+                for name, prop in schema["properties"].items()}
 
 
 @lru_cache(maxsize=8)
