@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import sys
+
 import click
 
 from . import create_app
@@ -41,3 +43,46 @@ def serve(host: str, port: int, keys_file: Path | None, threads: int, quiet: boo
     except KeysFileError as exc:
         raise click.ClickException(str(exc)) from None
     run_server(app, host, port, threads=threads, access_log=not quiet)
+
+
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.option("--base-url", help="Server to test; default: the mock, in-process.")
+@click.option("--api-key", help="Public key to call it with (required with --base-url).")
+@click.option("--other-api-key", multiple=True,
+              help="Key of the other environment or another partner, for the isolation checks.")
+@click.option("--allow-live", is_flag=True, help="Allow a pk_live_ key against a non-loopback URL.")
+@click.option("--max-examples", type=click.IntRange(1), help="Examples per test (default 100, 20 remote).")
+@click.option("--rate-limit", type=click.FloatRange(min=0, min_open=True),
+              help="Requests per second at most (default none in-process, 5 remote).")
+@click.option("--inferred", type=click.Choice(["fail", "warn"]),
+              help="Breaches of x-inferred rules: fail (mock default) or warn (URL default).")
+@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), help="Write a JUnit XML report.")
+@click.option("--no-shrink", is_flag=True, help="Report failures unminimised (faster).")
+@click.option("--app", "app_factory", help="In-process target: module:callable returning a WSGI app.")
+@click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
+def contract(base_url: str | None, api_key: str | None, other_api_key: tuple[str, ...], allow_live: bool,
+             max_examples: int | None, rate_limit: float | None, inferred: str | None, junit: Path | None,
+             no_shrink: bool, app_factory: str | None, pytest_args: tuple[str, ...]) -> None:
+    """Run the contract suite against the mock or a server; exit 0 only if it conforms.
+
+    Arguments after the options go to pytest as they are (e.g. -x, -k laws).
+    """
+    try:
+        import pytest
+        import contract_tests
+    except ImportError as exc:
+        raise click.ClickException(
+            f"the contract suite needs its extras ({exc.name} is missing): "
+            "pip install 'gamifyhost-mock[contract]'") from None
+    suite = Path(contract_tests.__file__).resolve().parent
+    args = [str(suite), "-p", "no:cacheprovider", "--rootdir", str(suite), "-q", "-rfEsw"]
+    options = {"--base-url": base_url, "--api-key": api_key, "--max-examples": max_examples,
+               "--rate-limit": rate_limit, "--inferred": inferred, "--app": app_factory,
+               "--junitxml": junit}
+    for name, value in options.items():
+        if value is not None:
+            args += [name, str(value)]
+    for key in other_api_key:
+        args += ["--other-api-key", key]
+    args += ["--allow-live"] * allow_live + ["--no-shrink"] * no_shrink + list(pytest_args)
+    sys.exit(int(pytest.main(args)))

@@ -133,3 +133,23 @@ def test_a_crash_is_500_failed_to_track_user(app, client, monkeypatch):
     response = client.track({"externalId": "u"})
     assert response.status_code == 500
     assert response.get_json() == {"status": "error", "code": 500, "message": "Failed to track user"}
+
+
+@pytest.mark.parametrize("external_id", ["\u3000", "\ufeff", " \u00a0 ", "\u2028", "a\x1fb", "a\x85b", "\t"])
+def test_external_id_whitespace_and_controls_are_refused(client, store, external_id):
+    response = client.track({"externalId": external_id})
+    assert response.status_code == 400
+    assert response.get_json()["errors"][0]["field"] == "externalId"
+    assert len(store) == 0
+
+
+@pytest.mark.parametrize("external_id", ["a b", "user 😀 ü", "用户-42", " padded "])
+def test_external_id_with_inner_spaces_and_any_script_is_kept_exactly(client, external_id):
+    assert client.track({"externalId": external_id}).get_json()["data"]["externalId"] == external_id
+
+
+@pytest.mark.parametrize("email", ["\x1f@0", "a b@example.com", "a@b@c", "@example.com", "ann@", "ann\u3000@x.io"])
+def test_malformed_emails_are_refused(client, email):
+    response = client.track({"externalId": "u", "email": email})
+    assert response.status_code == 400
+    assert response.get_json()["errors"][0]["field"] == "email"

@@ -1,0 +1,163 @@
+"""What the contract suite runs against, and the one client its own laws use to reach it.
+
+A target is the mock in-process (a fresh WSGI app, no network) or any base URL. Everything
+the suite creates carries the run prefix, and a live key is never sent to a remote host
+unless the user says so.
+"""
+from __future__ import annotations
+
+import importlib
+import ipaddress
+import json
+import shlex
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable
+from urllib.parse import urlsplit
+
+TRACK_PATH = "/v1/user-journeys/users"
+IN_PROCESS_URL = "http://localhost"
+DEFAULT_APP = "mock_server:create_app"
+# Keys the suite uses against the in-process mock: a partner's test key, the same partner's
+# live key, and a second partner.
+MOCK_KEY = "pk_test_contract0suite0partner0a"
+MOCK_OTHER_KEYS = ("pk_live_contract0suite0partner0a", "pk_test_contract0suite0partner0b")
+
+
+class UnsafeTarget(Exception):
+    """The run would write with a live key to a server that is not on this machine."""
+
+
+def is_loopback(url: str) -> bool:
+    """True for localhost and loopback addresses; any other host name counts as remote."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def load_app_factory(spec: str) -> Callable[[], Any]:
+    """Import 'package.module:callable' (a factory that returns a WSGI app)."""
+    module_name, _, attr = spec.partition(":")
+    if not attr:
+        raise ValueError(f"--app takes module:callable, not {spec!r}")
+    return getattr(importlib.import_module(module_name), attr)
+
+
+@dataclass
+class Target:
+    """The server under test and how hard the suite may push it."""
+
+    api_key: str
+    other_api_keys: tuple[str, ...]
+    base_url: str | None = None
+    app_factory: str = DEFAULT_APP
+    max_examples: int = 100
+    rate_limit: float | None = None
+    inferred_fail: bool = True
+    shrink: bool = True
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
+    _app: Any = field(default=None, init=False, repr=False)
+
+    @property
+    def in_process(self) -> bool:
+        return self.base_url is None
+
+    @property
+    def url(self) -> str:
+        return self.base_url.rstrip("/") if self.base_url else IN_PROCESS_URL
+
+    @property
+    def prefix(self) -> str:
+        """Every externalId this run creates starts with this."""
+        return f"ct-{self.run_id}-"
+
+    @property
+    def app(self) -> Any:
+        """The in-process WSGI app, built once per run."""
+        if self._app is None:
+            self._app = load_app_factory(self.app_factory)()
+        return self._app
+
+    def check_safety(self, allow_live: bool) -> None:
+        """Refuse a pk_live_ key against a non-loopback URL unless explicitly allowed."""
+        if self.in_process or allow_live or is_loopback(self.url):
+            return
+        live = [k for k in (self.api_key, *self.other_api_keys) if k.startswith("pk_live_")]
+        if live:
+            raise UnsafeTarget(
+                f"refusing to write with a pk_live_ key to {self.url}: the suite creates profiles "
+                "there. Use pk_test_ keys, or pass --allow-live if LIVE data may really be written."
+            )
+
+
+@dataclass
+class Exchange:
+    """One request the suite made and what came back, with a curl line to replay it."""
+
+    status: int
+    body: Any
+    curl: str
+
+    def describe(self) -> str:
+        return f"request: {self.curl}\nreceived: {self.status} {json.dumps(self.body)[:2000]}"
+
+
+class RateLimiter:
+    """At most `per_second` calls per second, across threads."""
+
+    def __init__(self, per_second: float | None) -> None:
+        self._interval = 1 / per_second if per_second else 0.0
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        if not self._interval:
+            return
+        with self._lock:
+            now = time.monotonic()
+            delay = self._next - now
+            self._next = max(now, self._next) + self._interval
+        if delay > 0:
+            time.sleep(delay)
+
+
+class ApiClient:
+    """POST /v1/user-journeys/users against the target, in-process or over HTTP."""
+
+    def __init__(self, target: Target) -> None:
+        self._target = target
+        self._limiter = RateLimiter(target.rate_limit)
+        if target.in_process:
+            from werkzeug.test import Client
+
+            self._wsgi = Client(target.app)
+        else:
+            import requests
+
+            self._session = requests.Session()
+
+    def track(self, body: dict[str, Any], key: str) -> Exchange:
+        payload = json.dumps(body)
+        headers = {"X-API-Key": key, "Content-Type": "application/json"}
+        url = self._target.url + TRACK_PATH
+        curl = " ".join(["curl -X POST", shlex.quote(url),
+                         *(f"-H {shlex.quote(f'{k}: {v}')}" for k, v in headers.items()),
+                         "-d", shlex.quote(payload)])
+        self._limiter.wait()
+        if self._target.in_process:
+            response = self._wsgi.post(TRACK_PATH, data=payload, headers=headers)
+            status, text = response.status_code, response.get_data(as_text=True)
+        else:
+            response = self._session.post(url, data=payload, headers=headers, timeout=30)
+            status, text = response.status_code, response.text
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            parsed = text
+        return Exchange(status, parsed, curl)

@@ -1,0 +1,154 @@
+"""The upsert laws, as properties over the public API only, so they hold for real servers too.
+
+A Hypothesis state machine sends random valid upserts for a few externalIds under each key
+and keeps a model of what every profile must then be. Rules the docs state (identity,
+environment, isolation) always fail the run; rules the spec marks inferred (how fields merge,
+how the timestamps move) fail it against the mock and warn against other servers.
+"""
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, Phase, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, rule, run_state_machine_as_test
+from schemathesis import GenerationMode
+
+from mock_server.spec import load_contract
+
+from .inferred import warn_inferred
+from .schema import SCHEMA
+from .target import TRACK_PATH, ApiClient, Exchange, Target
+
+PROPERTIES = load_contract().request_properties("trackUser")
+MERGED = [name for name, schema in PROPERTIES.items() if schema.get("type") == "object"]
+TEXT = [name for name in PROPERTIES if name != "externalId" and name not in MERGED]
+ENVIRONMENT = {"pk_test_": "TEST", "pk_live_": "LIVE"}
+
+valid_bodies = SCHEMA[TRACK_PATH]["POST"].as_strategy(generation_mode=GenerationMode.POSITIVE).map(
+    lambda case: {k: v for k, v in case.body.items() if k in PROPERTIES and k != "externalId"})
+
+
+def law(target: Target, holds: bool, rule_text: str, exchange: Exchange, expected: Any, received: Any,
+        inferred: bool = False) -> None:
+    """Fail (or, for an inferred rule against a non-mock target, warn) when a law is broken."""
+    if holds:
+        return
+    message = f"{rule_text}\nexpected: {expected!r}\nreceived: {received!r}\n{exchange.describe()}"
+    if inferred and not target.inferred_fail:
+        warn_inferred(message)
+    else:
+        raise AssertionError(message)
+
+
+def environment_of(key: str) -> str:
+    return ENVIRONMENT[key[:8]]
+
+
+def accepted(target: Target, exchange: Exchange) -> dict[str, Any]:
+    law(target, exchange.status == 200 and isinstance(exchange.body, dict) and "data" in exchange.body,
+        "a valid upsert is answered 200 with the profile", exchange, 200, exchange.status)
+    return exchange.body["data"]
+
+
+def test_upsert_sequences_follow_the_laws(target: Target, api: ApiClient):
+    keys = [target.api_key, *target.other_api_keys]
+
+    class Upserts(RuleBasedStateMachine):
+        def __init__(self) -> None:
+            super().__init__()
+            run = uuid.uuid4().hex[:8]
+            self.external_ids = [f"{target.prefix}law-{run}-{i}" for i in range(3)]
+            self.profiles: dict[tuple[str, str], dict[str, Any]] = {}
+
+        @rule(key=st.sampled_from(keys), index=st.integers(0, 2), body=valid_bodies)
+        def upsert(self, key: str, index: int, body: dict[str, Any]) -> None:
+            external_id = self.external_ids[index]
+            exchange = api.track({"externalId": external_id, **body}, key)
+            data = accepted(target, exchange)
+            before = self.profiles.get((key, external_id))
+            law(target, data.get("externalId") == external_id, "externalId is echoed",
+                exchange, external_id, data.get("externalId"))
+            law(target, data.get("environment") == environment_of(key),
+                "the key prefix decides the environment", exchange, environment_of(key), data.get("environment"))
+            if before is None:
+                self._check_created(key, external_id, body, data, exchange)
+            else:
+                self._check_updated(before, body, data, exchange)
+            self.profiles[(key, external_id)] = data
+
+        def _check_created(self, key, external_id, body, data, exchange) -> None:
+            for (other_key, other_id), other in self.profiles.items():
+                law(target, other["id"] != data.get("id"),
+                    f"a profile of ({key}, {external_id}) is not the one of ({other_key}, {other_id}): "
+                    "partners, environments and externalIds are isolated", exchange,
+                    "a new id", data.get("id"))
+            expected = {name: body.get(name, "") for name in TEXT}
+            expected |= {name: body.get(name, {}) for name in MERGED}
+            received = {name: data.get(name) for name in expected}
+            law(target, received == expected, "a new profile holds what was sent, '' or {} for the rest",
+                exchange, expected, received, inferred=True)
+            law(target, data.get("firstSeenAt") == data.get("lastSeenAt"),
+                "a new profile is first and last seen now", exchange,
+                data.get("firstSeenAt"), data.get("lastSeenAt"), inferred=True)
+
+        def _check_updated(self, before, body, data, exchange) -> None:
+            for field in ("id", "partnerId"):
+                law(target, data.get(field) == before[field], f"{field} never changes on update",
+                    exchange, before[field], data.get(field))
+            law(target, data.get("firstSeenAt") == before["firstSeenAt"], "firstSeenAt never changes",
+                exchange, before["firstSeenAt"], data.get("firstSeenAt"), inferred=True)
+            law(target, data.get("lastSeenAt", "") >= before["lastSeenAt"], "lastSeenAt never goes back",
+                exchange, f">= {before['lastSeenAt']}", data.get("lastSeenAt"), inferred=True)
+            expected = {name: body.get(name, before[name]) for name in TEXT}
+            expected |= {name: {**before[name], **body.get(name, {})} for name in MERGED}
+            received = {name: data.get(name) for name in expected}
+            law(target, received == expected,
+                "present fields replace, absent fields keep, tags and metadata merge key by key",
+                exchange, expected, received, inferred=True)
+
+    phases = list(Phase) if target.shrink else [p for p in Phase if p is not Phase.shrink]
+    run_state_machine_as_test(Upserts, settings=settings(
+        max_examples=max(5, target.max_examples // 2), stateful_step_count=8, deadline=None,
+        database=None, phases=phases, suppress_health_check=list(HealthCheck)))
+
+
+def test_first_seen_stays_while_last_seen_moves(target: Target, api: ApiClient):
+    """Timestamps have whole-second precision, so the update waits just over a second."""
+    external_id = f"{target.prefix}time-{uuid.uuid4().hex[:8]}"
+    first = accepted(target, api.track({"externalId": external_id}, target.api_key))
+    time.sleep(1.1)
+    exchange = api.track({"externalId": external_id}, target.api_key)
+    second = accepted(target, exchange)
+    law(target, second["id"] == first["id"], "an update keeps the id", exchange, first["id"], second["id"])
+    law(target, second["firstSeenAt"] == first["firstSeenAt"], "firstSeenAt never changes",
+        exchange, first["firstSeenAt"], second["firstSeenAt"], inferred=True)
+    law(target, second["lastSeenAt"] > first["lastSeenAt"], "lastSeenAt moves to now on update",
+        exchange, f"> {first['lastSeenAt']}", second["lastSeenAt"], inferred=True)
+
+
+@pytest.mark.parametrize("key_index", [0, 1])
+def test_other_keys_never_see_a_profile(target: Target, api: ApiClient, key_index: int):
+    """Isolation by partner and environment, read through the only operation there is."""
+    if not target.other_api_keys:
+        pytest.skip("isolation needs a second key: pass --other-api-key (other environment or partner)")
+    keys = [target.api_key, *target.other_api_keys]
+    owner, other = keys[key_index], keys[(key_index + 1) % len(keys)]
+    external_id = f"{target.prefix}iso-{uuid.uuid4().hex[:8]}"
+    mine = accepted(target, api.track(
+        {"externalId": external_id, "displayName": "Owner", "tags": {"owner": "yes"}}, owner))
+    exchange = api.track({"externalId": external_id}, other)
+    theirs = accepted(target, exchange)
+    law(target, theirs["id"] != mine["id"],
+        f"{other[:8]}… must get its own profile, not the one {owner[:8]}… created "
+        "(or the two keys share a partner and an environment)", exchange, f"an id other than {mine['id']}",
+        theirs["id"])
+    law(target, theirs["tags"].get("owner") is None and theirs["displayName"] != "Owner",
+        "data written under one key never shows under another", exchange,
+        "no trace of the other key's data", {"displayName": theirs["displayName"], "tags": theirs["tags"]})
+    again = accepted(target, api.track({"externalId": external_id}, owner))
+    law(target, again["id"] == mine["id"], "the owner's profile is untouched by the other key",
+        exchange, mine["id"], again["id"])

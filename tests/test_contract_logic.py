@@ -1,0 +1,106 @@
+"""Unit tests of the contract kit's own decisions: inferred rules, prefixes, live-key safety."""
+from __future__ import annotations
+
+import pytest
+from schemathesis.openapi.checks import JsonSchemaError, RejectedPositiveData
+from schemathesis.core.failures import AcceptedNegativeData, ServerError
+
+from contract_tests.inferred import Judge, documented_document
+from contract_tests.schema import MAX_EXTERNAL_ID, with_prefix
+from contract_tests.target import Target, UnsafeTarget, is_loopback
+from mock_server.spec import Contract, load_contract
+
+
+def failure(kind):
+    """A bare check failure of this kind: the judge decides by kind and by the data alone."""
+    return kind.__new__(kind)
+
+
+@pytest.fixture(scope="module")
+def documented():
+    return Contract(documented_document(load_contract().document))
+
+
+@pytest.fixture(scope="module")
+def judge():
+    return Judge(load_contract(), "trackUser")
+
+
+def test_documented_copy_drops_only_inferred_keywords(documented):
+    full = load_contract()
+    ext_full = full.resolve("#/components/schemas/TrackUserRequest")["properties"]["externalId"]
+    ext_doc = documented.resolve("#/components/schemas/TrackUserRequest")["properties"]["externalId"]
+    assert (ext_full["maxLength"], "pattern" in ext_full) == (255, True)
+    assert "maxLength" not in ext_doc and "pattern" not in ext_doc
+    assert ext_doc["minLength"] == 1  # non-empty is documented, so it stays
+    assert documented.resolve("#/components/schemas/Tags") == {
+        **{k: v for k, v in documented.resolve("#/components/schemas/Tags").items()},
+        "type": "object"}
+    assert "maxProperties" not in documented.resolve("#/components/schemas/Tags")
+    assert documented.resolve("#/components/schemas/Device")["enum"] == ["mobile", "desktop", "tablet"]
+    assert len(documented.resolve("#/components/schemas/CountryCode")["enum"]) == 249
+    assert documented.resolve("#/components/schemas/FreeText") == {
+        k: v for k, v in full.resolve("#/components/schemas/FreeText").items() if k not in ("maxLength", "pattern")}
+    assert full.resolve("#/components/schemas/FreeText")["maxLength"] == 255  # the original is untouched
+
+
+@pytest.mark.parametrize("body, excused", [
+    ({"externalId": "x" * 300}, True),                # only the inferred 255 limit forbids it
+    ({"externalId": "u", "tags": {"n": 1}}, True),     # only the inferred string-values rule
+    ({"externalId": "u", "phone": "1" * 21}, False),   # the 20-character limit is documented
+    ({"externalId": "u", "device": "tv"}, False),      # the device values are documented
+    ({"displayName": "no id"}, False),                 # externalId is required
+])
+def test_accepted_negative_data_is_excused_only_for_inferred_rules(judge, body, excused):
+    assert judge.inferred_only(failure(AcceptedNegativeData), body, 200, {}) is excused
+
+
+def test_rejected_unknown_properties_are_excused(judge):
+    rejected = failure(RejectedPositiveData)
+    assert judge.inferred_only(rejected, {"externalId": "u", "extra": 1}, 400, {}) is True
+    assert judge.inferred_only(rejected, {"externalId": "u", "country": "NG"}, 400, {}) is False
+
+
+def test_response_schema_breaches_are_excused_only_for_inferred_rules(judge):
+    breach = failure(JsonSchemaError)
+    example = load_contract().resolve(load_contract().operation_pointer("trackUser")
+                                      + "/responses/200/content/application~1json/example")
+    high_score = {**example, "data": {**example["data"], "engagementScore": 150}}
+    assert judge.inferred_only(breach, {}, 200, high_score) is True  # 0-100 is inferred
+    no_stage = {**example, "data": {k: v for k, v in example["data"].items() if k != "lifecycleStage"}}
+    assert judge.inferred_only(breach, {}, 200, no_stage) is False
+    ok = {"status": "error", "code": 400, "message": "Invalid request body"}
+    assert judge.inferred_only(breach, {}, 400, {**ok, "errors": "not a list"}) is False
+    assert judge.inferred_only(breach, {}, 400, {**ok, "message": "Bad body"}) is False
+    assert judge.inferred_only(breach, {}, 422, ok) is False  # an undeclared status never is
+    assert judge.inferred_only(failure(ServerError), {}, 500, {}) is False
+
+
+@pytest.mark.parametrize("external_id, expected", [
+    ("abc", "ct-run-abc"),
+    ("", "ct-run-"),
+    ("x" * (MAX_EXTERNAL_ID - 7), "ct-run-" + "x" * (MAX_EXTERNAL_ID - 7)),
+    ("y" * MAX_EXTERNAL_ID, "ct-run-" + "y" * (MAX_EXTERNAL_ID - 7)),
+    ("z" * (MAX_EXTERNAL_ID + 1), "ct-run-" + "z" * (MAX_EXTERNAL_ID - 6)),
+])
+def test_prefix_keeps_boundary_lengths(external_id, expected):
+    assert with_prefix("ct-run-", external_id) == expected
+    assert (len(external_id) <= MAX_EXTERNAL_ID) == (len(expected) <= MAX_EXTERNAL_ID)
+
+
+@pytest.mark.parametrize("url, loopback", [
+    ("http://127.0.0.1:4010", True), ("http://localhost:4010", True), ("http://127.8.9.1", True),
+    ("http://[::1]:4010", True), ("http://app.localhost", True), ("https://api.gamifyhost.com", False),
+    ("http://10.0.0.5", False), ("http://192.168.1.2:4010", False), ("http://localhost.evil.com", False),
+])
+def test_loopback_detection(url, loopback):
+    assert is_loopback(url) is loopback
+
+
+def test_live_keys_are_guarded_only_off_this_machine():
+    remote_live = Target(api_key="pk_test_a", other_api_keys=("pk_live_a",), base_url="https://staging.example.com")
+    with pytest.raises(UnsafeTarget, match="pk_live_"):
+        remote_live.check_safety(allow_live=False)
+    remote_live.check_safety(allow_live=True)
+    Target(api_key="pk_live_a", other_api_keys=(), base_url="http://127.0.0.1:4010").check_safety(False)
+    Target(api_key="pk_test_a", other_api_keys=("pk_test_b",), base_url="https://x.example").check_safety(False)
