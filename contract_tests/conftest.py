@@ -9,11 +9,12 @@ import os
 
 import pytest
 
+from mock_server.safety import UnsafeTarget
 from mock_server.spec import load_contract
 
 from .inferred import Judge
 from .schema import aim
-from .target import MOCK_KEY, MOCK_OTHER_KEYS, ApiClient, Target, UnsafeTarget
+from .target import MOCK_KEY, MOCK_OTHER_KEYS, ApiClient, Target
 
 OPERATION = "trackUser"
 REMOTE_MAX_EXAMPLES = 20

@@ -7,7 +7,6 @@ unless the user says so.
 from __future__ import annotations
 
 import importlib
-import ipaddress
 import json
 import shlex
 import threading
@@ -15,7 +14,8 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable
-from urllib.parse import urlsplit
+
+from mock_server.safety import refuse_live_writes
 
 TRACK_PATH = "/v1/user-journeys/users"
 IN_PROCESS_URL = "http://localhost"
@@ -24,21 +24,6 @@ DEFAULT_APP = "mock_server:create_app"
 # live key, and a second partner.
 MOCK_KEY = "pk_test_contract0suite0partner0a"
 MOCK_OTHER_KEYS = ("pk_live_contract0suite0partner0a", "pk_test_contract0suite0partner0b")
-
-
-class UnsafeTarget(Exception):
-    """The run would write with a live key to a server that is not on this machine."""
-
-
-def is_loopback(url: str) -> bool:
-    """True for localhost and loopback addresses; any other host name counts as remote."""
-    host = urlsplit(url).hostname or ""
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def load_app_factory(spec: str) -> Callable[[], Any]:
@@ -86,14 +71,9 @@ class Target:
 
     def check_safety(self, allow_live: bool) -> None:
         """Refuse a pk_live_ key against a non-loopback URL unless explicitly allowed."""
-        if self.in_process or allow_live or is_loopback(self.url):
-            return
-        live = [k for k in (self.api_key, *self.other_api_keys) if k.startswith("pk_live_")]
-        if live:
-            raise UnsafeTarget(
-                f"refusing to write with a pk_live_ key to {self.url}: the suite creates profiles "
-                "there. Use pk_test_ keys, or pass --allow-live if LIVE data may really be written."
-            )
+        if not self.in_process:
+            refuse_live_writes(self.url, (self.api_key, *self.other_api_keys), allow_live,
+                               "the suite creates profiles there")
 
 
 @dataclass

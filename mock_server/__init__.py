@@ -5,19 +5,26 @@ from typing import Any, Mapping
 
 from flask import Flask
 
-from . import errors, routes, state
+from . import control, errors, journal, routes, state
 
 DEFAULT_MAX_BODY = 1024 * 1024
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """Build a mock app. Config keys: SPEC_PATH, KEYS_FILE, CLOCK, MAX_CONTENT_LENGTH."""
+    """Build a mock app.
+
+    Config keys: SPEC_PATH, KEYS_FILE, CLOCK, MAX_CONTENT_LENGTH, FIXTURES (paths), STATE_FILE,
+    CONTROL_API (default True), JOURNAL_SIZE, FAULT_SEED.
+    """
     app = Flask(__name__)
-    app.config.from_mapping(MAX_CONTENT_LENGTH=DEFAULT_MAX_BODY)
+    app.config.from_mapping(MAX_CONTENT_LENGTH=DEFAULT_MAX_BODY, CONTROL_API=True)
     if config:
         app.config.from_mapping(config)
     app.json.sort_keys = False  # keep the documented field order
-    state.init_app(app)
+    mock = state.init_app(app)
     errors.init_app(app)
+    journal.record_requests(app, mock.journal)
     app.register_blueprint(routes.bp)
+    if app.config["CONTROL_API"]:
+        app.register_blueprint(control.bp)
     return app

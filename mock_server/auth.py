@@ -29,10 +29,11 @@ _KEYS_SCHEMA = Path(__file__).with_name("keys-file.schema.yaml")
 
 @dataclass(frozen=True)
 class Principal:
-    """The caller a request acts for: profiles are scoped by both fields."""
+    """The caller a request acts for: profiles are scoped by partner and environment."""
 
     partner_id: str
     environment: str
+    api_key: str
 
 
 @dataclass(frozen=True)
@@ -71,13 +72,13 @@ class Authenticator:
             # Test and live keys that share a token belong to one partner, as a real
             # account's pair of keys would.
             token = header.split("_", 2)[2]
-            return Principal(derived_partner_id(token), environment)
+            return Principal(derived_partner_id(token), environment, header)
         entry = self._keys.get(header)
         if entry is None:
             raise ApiError(401, INVALID_KEY)
         if entry.refusal:
             raise ApiError(403, entry.refusal)
-        return Principal(entry.partner_id, environment)
+        return Principal(entry.partner_id, environment, header)
 
 
 def load_keys_file(path: str | Path, key_pattern: str) -> dict[str, KeyEntry]:

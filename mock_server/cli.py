@@ -9,6 +9,8 @@ import click
 
 from . import create_app
 from .auth import KeysFileError
+from .fixtures import FixtureError
+from .state import EXTENSION
 
 
 class _ServeByDefault(click.Group):
@@ -33,16 +35,27 @@ def main() -> None:
               help="YAML file of partners and keys; without it any well-formed pk_ key works.")
 @click.option("--threads", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Worker threads in the single server process.")
+@click.option("--fixtures", "fixture_paths", multiple=True, type=click.Path(exists=True, path_type=Path),
+              help="Fixture file or folder to preload; repeatable.")
+@click.option("--state", "state_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Load profiles from this file at start (if it exists) and save them there on a clean stop.")
+@click.option("--no-control-api", is_flag=True, help="Turn off everything under /__mock/ (404).")
 @click.option("--quiet", is_flag=True, help="Do not log one line per request.")
-def serve(host: str, port: int, keys_file: Path | None, threads: int, quiet: bool) -> None:
+def serve(host: str, port: int, keys_file: Path | None, threads: int, fixture_paths: tuple[Path, ...],
+          state_file: Path | None, no_control_api: bool, quiet: bool) -> None:
     """Run the mock on a production WSGI server until Ctrl-C or SIGTERM."""
     from .server import serve as run_server
 
     try:
-        app = create_app({"KEYS_FILE": keys_file})
-    except KeysFileError as exc:
+        app = create_app({"KEYS_FILE": keys_file, "FIXTURES": list(fixture_paths), "STATE_FILE": state_file,
+                          "CONTROL_API": not no_control_api})
+    except (KeysFileError, FixtureError) as exc:
         raise click.ClickException(str(exc)) from None
-    run_server(app, host, port, threads=threads, access_log=not quiet)
+    mock = app.extensions[EXTENSION]
+    loaded = len(mock.store)
+    if loaded:
+        click.echo(f"loaded {loaded} profiles from {', '.join(map(str, [*([state_file] if state_file and state_file.exists() else []), *fixture_paths]))}")
+    run_server(app, host, port, threads=threads, access_log=not quiet, on_exit=mock.save if state_file else None)
 
 
 @main.command(context_settings={"ignore_unknown_options": True})
@@ -86,3 +99,57 @@ def contract(base_url: str | None, api_key: str | None, other_api_key: tuple[str
         args += ["--other-api-key", key]
     args += ["--allow-live"] * allow_live + ["--no-shrink"] * no_shrink + list(pytest_args)
     sys.exit(int(pytest.main(args)))
+
+
+@main.command()
+@click.option("--base-url", required=True, help="Server to seed: the mock, a test environment, anything.")
+@click.option("--api-key", "api_keys", multiple=True,
+              help="Send every entry of this key's environment with this key instead of its own "
+                   "(one pk_test_ and/or one pk_live_); entries of other environments are skipped.")
+@click.option("--concurrency", default=4, show_default=True, type=click.IntRange(1, 64),
+              help="Requests in flight at once.")
+@click.option("--retries", default=3, show_default=True, type=click.IntRange(0, 10),
+              help="Retries per entry on 5xx answers and connection errors (exponential backoff).")
+@click.option("--timeout", default=30.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="Seconds to wait for each answer.")
+@click.option("--allow-live", is_flag=True, help="Allow pk_live_ keys against a non-loopback URL.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar (default: when on a terminal).")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+def seed(base_url: str, api_keys: tuple[str, ...], concurrency: int, retries: int, timeout: float,
+         allow_live: bool, progress: bool | None, paths: tuple[Path, ...]) -> None:
+    """Upsert fixture profiles into a server through its public API.
+
+    Exits 0 when every entry was accepted, 1 when any failed.
+    """
+    from .fixtures import check_schema, read_documents
+    from .safety import UnsafeTarget, refuse_live_writes
+    from .seed import Seeder, entries_from, environment_of
+    from .spec import load_control_contract
+
+    overrides: dict[str, str] = {}
+    for key in api_keys:
+        if not key.startswith(("pk_test_", "pk_live_")):
+            raise click.BadParameter(f"{key!r} is not a pk_test_/pk_live_ key", param_hint="--api-key")
+        if overrides.setdefault(environment_of(key), key) != key:
+            raise click.BadParameter("give at most one key per environment", param_hint="--api-key")
+    control = load_control_contract()
+    validator = control.validator(control.request_schema_ref("loadFixtures"))
+    try:
+        documents = read_documents(paths)
+        for source, document in documents:
+            check_schema(source, document, validator)
+    except FixtureError as exc:
+        raise click.ClickException(str(exc)) from None
+    entries, skipped = entries_from(documents, overrides)
+    try:
+        refuse_live_writes(base_url, {e.api_key for e in entries}, allow_live, "seeding writes profiles there")
+    except UnsafeTarget as exc:
+        raise click.ClickException(str(exc)) from None
+    show = sys.stderr.isatty() if progress is None else progress
+    report = Seeder(base_url, retries=retries, timeout=timeout).run(entries, concurrency, show)
+    report.skipped = skipped
+    for origin, detail in report.failures:
+        click.echo(f"failed: {origin}: {detail}", err=True)
+    click.echo(f"seeded {base_url}: {report.created} created, {report.updated} updated, "
+               f"{len(report.failures)} failed, {report.skipped} skipped")
+    sys.exit(1 if report.failures else 0)

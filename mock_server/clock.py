@@ -34,3 +34,28 @@ class Clock:
                 self._frozen += delta
             else:
                 self._offset += delta
+
+    def resume(self) -> None:
+        """Back to real time: unfrozen, no offset."""
+        with self._lock:
+            self._frozen = None
+            self._offset = timedelta(0)
+
+    def describe(self) -> dict[str, object]:
+        """`{now, frozen, offsetSeconds}` as the control API reports it."""
+        with self._lock:
+            frozen, offset = self._frozen is not None, self._offset
+        return {"now": format_instant(self.now()), "frozen": frozen, "offsetSeconds": offset.total_seconds()}
+
+
+def format_instant(moment: datetime) -> str:
+    """RFC 3339 UTC with milliseconds and a 'Z'."""
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_instant(text: str) -> datetime:
+    """An RFC 3339 timestamp ('Z' or an offset) as an aware datetime; ValueError otherwise."""
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    if moment.tzinfo is None:
+        raise ValueError(f"{text!r} has no timezone")
+    return moment

@@ -38,8 +38,24 @@ def base_url(host: str, port: int) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-def serve(app: WSGIApp, host: str, port: int, threads: int = 1, access_log: bool = True) -> None:
-    """Serve `app` until Ctrl-C or SIGTERM, after printing the base URL."""
+def _then(worker: Callable[..., Any], on_exit: Callable[[], None]) -> Callable[..., Any]:
+    """granian's worker entry point, followed by `on_exit` in the worker once it has stopped."""
+
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return worker(*args, **kwargs)
+        finally:
+            on_exit()
+
+    return run
+
+
+def serve(app: WSGIApp, host: str, port: int, threads: int = 1, access_log: bool = True,
+          on_exit: Callable[[], None] | None = None) -> None:
+    """Serve `app` until Ctrl-C or SIGTERM, after printing the base URL.
+
+    `on_exit` runs in the worker process, where the app's state lives, after a clean stop.
+    """
     server = Server(
         target="gamifyhost-mock",
         address=host,
@@ -53,5 +69,6 @@ def serve(app: WSGIApp, host: str, port: int, threads: int = 1, access_log: bool
         log_access_format=ACCESS_FORMAT,
     )
     print(f"gamifyhost-mock serving on {base_url(host, port)} (Ctrl-C to stop)", flush=True)
-    server.serve(target_loader=lambda _target: app)
+    worker = Server._spawn_wsgi_worker
+    server.serve(spawn_target=_then(worker, on_exit) if on_exit else worker, target_loader=lambda _target: app)
     print("gamifyhost-mock stopped", flush=True)

@@ -9,13 +9,19 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 
 import yaml
 from jsonschema import Draft202012Validator
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
-SPEC_URI = "urn:gamifyhost-mock:openapi"
+# Hierarchical (and never resolvable) base URIs, so that the control spec's relative
+# references ('openapi.yaml#/...') resolve to the API spec inside one registry.
+SPEC_BASE = "https://gamifyhost-mock.invalid/"
+SPEC_URI = SPEC_BASE + "openapi.yaml"
+CONTROL_URI = SPEC_BASE + "control-openapi.yaml"
+CONTROL_SPEC_PATH = Path(__file__).with_name("control-openapi.yaml")
 
 
 def default_spec_path() -> Path:
@@ -32,23 +38,29 @@ def pointer(*parts: str) -> str:
 
 
 class Contract:
-    """One parsed OpenAPI document with a schema registry over it."""
+    """One parsed OpenAPI document (plus any it refers to) with a schema registry over them."""
 
-    def __init__(self, document: dict[str, Any]) -> None:
+    def __init__(self, document: dict[str, Any], uri: str = SPEC_URI,
+                 others: dict[str, dict[str, Any]] | None = None) -> None:
         self.document = document
-        self._registry = Registry().with_resource(SPEC_URI, DRAFT202012.create_resource(document))
-        self._resolver = self._registry.resolver()
+        self.uri = uri
+        documents = {uri: document, **(others or {})}
+        self._registry = Registry().with_resources(
+            (u, DRAFT202012.create_resource(d)) for u, d in documents.items())
+        self._resolver = self._registry.resolver(base_uri=uri)
 
-    @staticmethod
-    def _uri(ref: str) -> str:
-        return SPEC_URI + (ref if ref.startswith("#") else "#" + ref)
+    def _uri(self, ref: str) -> str:
+        """An absolute URI for a pointer ('/a/b'), a local ref ('#/a/b') or a document ref."""
+        if ref.startswith("/"):
+            return self.uri + "#" + ref
+        return urljoin(self.uri, ref)
 
     def resolve(self, ref: str) -> Any:
         """The node a local reference ('#/components/...') or pointer points at, $refs followed."""
-        node = self._resolver.lookup(self._uri(ref)).contents
-        while isinstance(node, dict) and "$ref" in node:
-            node = self._resolver.lookup(self._uri(node["$ref"])).contents
-        return node
+        resolved = self._resolver.lookup(self._uri(ref))
+        while isinstance(resolved.contents, dict) and "$ref" in resolved.contents:
+            resolved = resolved.resolver.lookup(resolved.contents["$ref"])
+        return resolved.contents
 
     def validator(self, ref: str) -> Draft202012Validator:
         """A compiled validator for the schema at `ref` (a pointer or '#/...' reference)."""
@@ -73,12 +85,17 @@ class Contract:
         )
 
     def response_schema_ref(self, operation_id: str, status: int | str) -> str:
-        """Pointer of the JSON schema of one documented response of an operation."""
-        ref = self.operation_pointer(operation_id) + pointer("responses", str(status))
-        response = self._resolver.lookup(self._uri(ref)).contents
+        """Reference of the JSON schema of one documented response of an operation."""
+        ref = self._uri(self.operation_pointer(operation_id) + pointer("responses", str(status)))
+        response = self._resolver.lookup(ref).contents
         if "$ref" in response:
-            ref = response["$ref"].lstrip("#")
+            ref = urljoin(ref, response["$ref"])
         return ref + pointer("content", "application/json", "schema")
+
+    def operation_id_at(self, path: str, method: str) -> str | None:
+        """The operationId for a literal path and method, if the document has one."""
+        operation = self.document["paths"].get(path, {}).get(method.lower())
+        return operation["operationId"] if operation else None
 
     def request_properties(self, operation_id: str) -> dict[str, Any]:
         """Property name -> resolved schema of an operation's request body, in spec order."""
@@ -96,3 +113,9 @@ def _read(path: str) -> dict[str, Any]:
 def load_contract(path: str | Path | None = None) -> Contract:
     """Parse the spec at `path` (default: the shipped one); parsing is cached per path."""
     return Contract(_read(str(Path(path) if path else default_spec_path())))
+
+
+def load_control_contract(spec_path: str | Path | None = None) -> Contract:
+    """The control API's spec, able to resolve its references into the API spec."""
+    api = load_contract(spec_path)
+    return Contract(_read(str(CONTROL_SPEC_PATH)), uri=CONTROL_URI, others={SPEC_URI: api.document})

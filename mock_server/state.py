@@ -1,17 +1,28 @@
-"""What one running mock holds (contract, auth, clock, store) and how a request reaches it."""
+"""What one running mock holds and how a request reaches it.
+
+The state is built once per app from its config: the contracts and the validators compiled
+from them, auth, the clock, the store (preloaded from --state and --fixtures), the request
+journal and the faults.
+"""
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
+from pathlib import Path
 
 from flask import Flask, current_app
 from jsonschema import Draft202012Validator
 
+from . import fixtures
 from .auth import Authenticator, load_keys_file
 from .clock import Clock
-from .spec import Contract, load_contract
+from .faults import FaultBoard
+from .journal import Journal
+from .spec import Contract, load_contract, load_control_contract
 from .store import ProfileStore
 
 TRACK_USER = "trackUser"
+CONTROL_BODIES = ("reset", "loadFixtures", "addFault", "setClock")
 EXTENSION = "gamifyhost_mock"
 
 
@@ -20,33 +31,60 @@ class MockState:
     """Everything a request handler needs, built once per app."""
 
     contract: Contract
+    control: Contract
     authenticator: Authenticator
     clock: Clock
     store: ProfileStore
+    journal: Journal
+    faults: FaultBoard
     track_user_body: Draft202012Validator
+    control_bodies: dict[str, Draft202012Validator]
+    state_file: Path | None
+
+    def load_fixtures(self, documents: list) -> tuple[int, int]:
+        """Load fixture documents whole (see fixtures.load); return (created, updated)."""
+        return fixtures.load(self.store, documents, self.control_bodies["loadFixtures"], self.authenticator)
+
+    def save(self) -> None:
+        """Write the store to the state file, if there is one."""
+        if self.state_file is not None:
+            fixtures.save_atomically(self.state_file, fixtures.export_document(self.store))
 
 
 def build_state(config: dict) -> MockState:
-    """Build the state from app config: SPEC_PATH, KEYS_FILE and CLOCK (all optional)."""
+    """Build the state from app config (SPEC_PATH, KEYS_FILE, CLOCK, FIXTURES, STATE_FILE, ...)."""
     contract = load_contract(config.get("SPEC_PATH"))
+    control = load_control_contract(config.get("SPEC_PATH"))
     key_pattern = contract.document["components"]["securitySchemes"]["publicKey"]["x-key-format"]["pattern"]
     keys = load_keys_file(config["KEYS_FILE"], key_pattern) if config.get("KEYS_FILE") else None
     clock = config.get("CLOCK") or Clock()
     properties = contract.request_properties(TRACK_USER)
     merge_fields = [name for name, schema in properties.items() if schema.get("type") == "object"]
     text_fields = [name for name in properties if name != "externalId" and name not in merge_fields]
-    return MockState(
+    state_file = Path(config["STATE_FILE"]) if config.get("STATE_FILE") else None
+    state = MockState(
         contract=contract,
+        control=control,
         authenticator=Authenticator(key_pattern, keys),
         clock=clock,
         store=ProfileStore(clock, text_fields, merge_fields),
+        journal=Journal(config.get("JOURNAL_SIZE", 1000)),
+        faults=FaultBoard(random.Random(config.get("FAULT_SEED"))),
         track_user_body=contract.validator(contract.request_schema_ref(TRACK_USER)),
+        control_bodies={op: control.validator(control.request_schema_ref(op)) for op in CONTROL_BODIES},
+        state_file=state_file,
     )
+    sources = [state_file] if state_file is not None and state_file.exists() else []
+    sources += list(config.get("FIXTURES") or [])
+    if sources:
+        state.load_fixtures(fixtures.read_documents(sources))
+    return state
 
 
-def init_app(app: Flask) -> None:
+def init_app(app: Flask) -> MockState:
     """Attach a fresh state to the app."""
     app.extensions[EXTENSION] = build_state(app.config)
+    return app.extensions[EXTENSION]
 
 
 def current_state() -> MockState:

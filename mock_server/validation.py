@@ -56,7 +56,7 @@ def parse_json_body(request: Request) -> Any:
     charset = request.mimetype_params.get("charset", "utf-8").lower()
     if request.mimetype != "application/json" or charset not in ("utf-8", "utf8"):
         raise ApiError(415, UNSUPPORTED_MEDIA)
-    raw = request.get_data(cache=False)
+    raw = request.get_data()
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -80,8 +80,8 @@ def parse_json_body(request: Request) -> Any:
     return value
 
 
-def _field_name(error: ValidationError) -> str:
-    path = [str(p) for p in error.absolute_path]
+def _field_name(error: ValidationError, skip: int) -> str:
+    path = [str(p) for p in error.absolute_path][skip:]
     if error.validator == "required":
         missing = [p for p in error.validator_value if p not in error.instance]
         path.append(missing[0] if missing else "")
@@ -100,14 +100,20 @@ def _rule_message(error: ValidationError, field: str) -> str:
     return f"{label} " + template.format(value=error.validator_value, keyword=error.validator)
 
 
+def describe(error: ValidationError, skip: int = 0) -> dict[str, str]:
+    """`{field, message}` for one error, naming the field from the `skip`-th path segment on."""
+    field = _field_name(error, skip)
+    return {"field": field, "message": _rule_message(error, field)}
+
+
+def sorted_errors(validator: Draft202012Validator, value: Any) -> list[ValidationError]:
+    """Every error, in a stable order (by the path of the failing value)."""
+    return sorted(validator.iter_errors(value), key=lambda e: [str(p) for p in e.absolute_path])
+
+
 def field_errors(validator: Draft202012Validator, value: Any) -> list[dict[str, str]]:
     """Each broken rule as {field, message}, in a stable order, at most MAX_REPORTED_ERRORS."""
-    errors = sorted(validator.iter_errors(value), key=lambda e: [str(p) for p in e.absolute_path])
-    report = []
-    for error in errors[:MAX_REPORTED_ERRORS]:
-        field = _field_name(error)
-        report.append({"field": field, "message": _rule_message(error, field)})
-    return report
+    return [describe(error) for error in sorted_errors(validator, value)[:MAX_REPORTED_ERRORS]]
 
 
 def validate_body(validator: Draft202012Validator, value: Any) -> None:

@@ -27,8 +27,8 @@ def _changing_profiles(change: Change) -> Flask:
     store = _state(app).store
     upsert = store.upsert
 
-    def changed_upsert(partner_id: str, environment: str, body: dict[str, Any]):
-        profile, created = upsert(partner_id, environment, body)
+    def changed_upsert(principal: Principal, body: dict[str, Any]):
+        profile, created = upsert(principal, body)
         change(profile, created, body)
         return profile, created
 
@@ -74,7 +74,7 @@ def missing_key_accepted() -> Flask:
     authenticator = _state(app).authenticator
     authenticate = authenticator.authenticate
     authenticator.authenticate = lambda header: (
-        Principal("anonymous", "TEST") if not header else authenticate(header))
+        Principal("anonymous", "TEST", "") if not header else authenticate(header))
     return app
 
 
@@ -85,7 +85,7 @@ def test_key_writes_live() -> Flask:
 
     def wrong_environment(header):
         principal = authenticate(header)
-        return Principal(principal.partner_id, "LIVE")
+        return Principal(principal.partner_id, "LIVE", principal.api_key)
 
     authenticator.authenticate = wrong_environment
     return app

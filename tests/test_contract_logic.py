@@ -7,7 +7,8 @@ from schemathesis.core.failures import AcceptedNegativeData, ServerError
 
 from contract_tests.inferred import Judge, documented_document
 from contract_tests.schema import MAX_EXTERNAL_ID, with_prefix
-from contract_tests.target import Target, UnsafeTarget, is_loopback
+from contract_tests.target import Target
+from mock_server.safety import UnsafeTarget, is_loopback
 from mock_server.spec import Contract, load_contract
 
 

@@ -1,0 +1,148 @@
+"""The control API under /__mock/: reset, inspect, load, export, break and time-shift the mock.
+
+Described by control-openapi.yaml, whose schemas validate every body and query here. It is
+not part of the GamifyHost contract and can be switched off (--no-control-api).
+"""
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+from typing import Any
+
+from flask import Blueprint, request
+from jsonschema import Draft202012Validator
+
+from .clock import parse_instant
+from .errors import INVALID_BODY, ApiError
+from .fixtures import FixtureError, export_document
+from .state import MockState, current_state
+from .validation import field_errors, parse_json_body, validate_body
+
+bp = Blueprint("control", __name__, url_prefix="/__mock")
+
+
+def _ok(data: Any, **extra: Any) -> dict[str, Any]:
+    return {"status": "success", "data": data, **extra}
+
+
+def _body(state: MockState, operation_id: str, optional: bool = False) -> dict[str, Any]:
+    if optional and not request.get_data():
+        return {}
+    body = parse_json_body(request)
+    validate_body(state.control_bodies[operation_id], body)
+    return body
+
+
+def _query(state: MockState, operation_id: str) -> dict[str, Any]:
+    """The operation's query parameters, converted and checked against its spec, defaults filled."""
+    parameters = state.control.resolve(state.control.operation_pointer(operation_id)).get("parameters", [])
+    schemas = {p["name"]: p["schema"] for p in parameters if p["in"] == "query"}
+    values: dict[str, Any] = {}
+    errors = []
+    for name, schema in schemas.items():
+        raw = request.args.get(name)
+        if raw is None:
+            if "default" in schema:
+                values[name] = schema["default"]
+        elif schema.get("type") == "integer":
+            try:
+                values[name] = int(raw)
+            except ValueError:
+                errors.append({"field": name, "message": f"{name} must be an integer"})
+        else:
+            values[name] = raw
+    errors += field_errors(Draft202012Validator({"type": "object", "properties": schemas}), values)
+    if errors:
+        raise ApiError(400, INVALID_BODY, errors)
+    return values
+
+
+@bp.post("/reset")
+def reset() -> dict[str, Any]:
+    """Everything back to a fresh start, or only one partner's/environment's profiles."""
+    state = current_state()
+    body = _body(state, "reset", optional=True)
+    if body:
+        removed = state.store.remove(body.get("partnerId"), body.get("environment"))
+        return _ok({"removedProfiles": removed, "journalCleared": False, "faultsCleared": False,
+                    "clockReset": False})
+    removed = state.store.remove()
+    state.journal.clear()
+    state.faults.clear()
+    state.clock.resume()
+    return _ok({"removedProfiles": removed, "journalCleared": True, "faultsCleared": True, "clockReset": True})
+
+
+@bp.get("/profiles")
+def list_profiles() -> dict[str, Any]:
+    state = current_state()
+    q = _query(state, "listProfiles")
+    page, limit = q["page"], q["limit"]
+    items, total = state.store.page((page - 1) * limit, limit, q.get("partnerId"), q.get("environment"),
+                                    q.get("externalId"))
+    return _ok(items, meta={"page": page, "limit": limit, "total": total, "totalPages": math.ceil(total / limit)})
+
+
+@bp.post("/fixtures")
+def load_fixtures() -> dict[str, Any]:
+    state = current_state()
+    document = _body(state, "loadFixtures")
+    try:
+        created, updated = state.load_fixtures([("request body", document)])
+    except FixtureError as exc:
+        raise ApiError(400, INVALID_BODY, [{"field": "profiles", "message": str(exc)}]) from None
+    return _ok({"created": created, "updated": updated})
+
+
+@bp.get("/export")
+def export() -> dict[str, Any]:
+    return export_document(current_state().store)
+
+
+@bp.get("/requests")
+def list_requests() -> dict[str, Any]:
+    state = current_state()
+    return _ok(state.journal.newest(_query(state, "listRequests")["limit"]))
+
+
+@bp.delete("/requests")
+def clear_requests() -> dict[str, Any]:
+    return _ok({"removed": current_state().journal.clear()})
+
+
+@bp.get("/faults")
+def list_faults() -> dict[str, Any]:
+    return _ok(current_state().faults.list())
+
+
+@bp.post("/faults")
+def add_fault() -> dict[str, Any]:
+    state = current_state()
+    return _ok(state.faults.add(_body(state, "addFault")))
+
+
+@bp.delete("/faults")
+def clear_faults() -> dict[str, Any]:
+    return _ok({"removed": current_state().faults.clear()})
+
+
+@bp.get("/clock")
+def get_clock() -> dict[str, Any]:
+    return _ok(current_state().clock.describe())
+
+
+@bp.post("/clock")
+def set_clock() -> dict[str, Any]:
+    state = current_state()
+    body = _body(state, "setClock")
+    if body["action"] == "freeze":
+        try:
+            at = parse_instant(body["at"]) if "at" in body else state.clock.now()
+        except ValueError as exc:
+            raise ApiError(400, INVALID_BODY, [{"field": "at", "message": str(exc)}]) from None
+        state.clock.freeze(at)
+    elif body["action"] == "advance":
+        state.clock.advance(timedelta(seconds=body["seconds"]))
+    else:
+        state.clock.resume()
+    return _ok(state.clock.describe())

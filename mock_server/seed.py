@@ -1,0 +1,113 @@
+"""Pushing fixture profiles into any server through its public POST /v1/user-journeys/users.
+
+Upserts are idempotent, so seeding twice is safe and a retried request does no harm: 5xx
+answers and connection errors are retried with exponential backoff (urllib3's Retry).
+"""
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from tqdm import tqdm
+from urllib3.util.retry import Retry
+
+from .auth import ENVIRONMENTS
+
+TRACK_PATH = "/v1/user-journeys/users"
+
+
+@dataclass(frozen=True)
+class SeedEntry:
+    """One profile to send: where it came from, the key to send it with, and the body."""
+
+    origin: str
+    api_key: str
+    body: dict[str, Any]
+
+
+@dataclass
+class SeedReport:
+    """What happened to each entry."""
+
+    created: int = 0
+    updated: int = 0
+    skipped: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+
+def environment_of(api_key: str) -> str:
+    return ENVIRONMENTS[api_key.split("_")[1]]
+
+
+def entries_from(documents: list[tuple[str, Any]], overrides: dict[str, str]) -> tuple[list[SeedEntry], int]:
+    """The entries to send, with keys replaced per environment when overrides are given.
+
+    Returns the entries and how many were skipped (their environment has no override).
+    """
+    entries, skipped = [], 0
+    for source, document in documents:
+        for index, item in enumerate(document["profiles"]):
+            key = item["apiKey"]
+            if overrides:
+                key = overrides.get(environment_of(key))
+                if key is None:
+                    skipped += 1
+                    continue
+            entries.append(SeedEntry(f"{source}: entry {index} (externalId {item['profile']['externalId']!r})",
+                                     key, item["profile"]))
+    return entries, skipped
+
+
+class Seeder:
+    """Sends entries concurrently, one pooled and retrying session per thread."""
+
+    def __init__(self, base_url: str, retries: int = 3, backoff: float = 0.5, timeout: float = 30) -> None:
+        self._url = base_url.rstrip("/") + TRACK_PATH
+        self._retry = Retry(total=retries, backoff_factor=backoff, status_forcelist=(500, 502, 503, 504),
+                            allowed_methods=None, raise_on_status=False)
+        self._timeout = timeout
+        self._local = threading.local()
+
+    def _session(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+            session.mount("http://", HTTPAdapter(max_retries=self._retry))
+            session.mount("https://", HTTPAdapter(max_retries=self._retry))
+        return session
+
+    def send(self, entry: SeedEntry) -> tuple[str, str]:
+        """('created' | 'updated' | 'failed', detail) for one entry."""
+        try:
+            response = self._session().post(self._url, json=entry.body, timeout=self._timeout,
+                                            headers={"X-API-Key": entry.api_key})
+        except requests.RequestException as exc:
+            return "failed", f"{type(exc).__name__}: {exc}"
+        try:
+            payload = response.json()
+        except ValueError:
+            payload = None
+        if response.status_code != 200 or not isinstance(payload, dict) or "data" not in payload:
+            message = payload.get("message") if isinstance(payload, dict) else response.text[:200]
+            return "failed", f"{response.status_code} {message}"
+        data = payload["data"]
+        # The API has no "created" flag; a profile first seen when last seen was just made.
+        return ("created" if data.get("firstSeenAt") == data.get("lastSeenAt") else "updated"), ""
+
+    def run(self, entries: list[SeedEntry], concurrency: int, progress: bool) -> SeedReport:
+        report = SeedReport()
+        with ThreadPoolExecutor(max_workers=concurrency) as pool, \
+                tqdm(total=len(entries), unit="profile", disable=not progress, desc="seeding") as bar:
+            futures = {pool.submit(self.send, entry): entry for entry in entries}
+            for future in as_completed(futures):
+                outcome, detail = future.result()
+                if outcome == "failed":
+                    report.failures.append((futures[future].origin, detail))
+                else:
+                    setattr(report, outcome, getattr(report, outcome) + 1)
+                bar.update()
+        return report
