@@ -33,7 +33,7 @@ def main() -> None:
               help="Port to listen on.")
 @click.option("--keys", "keys_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="YAML file of partners and keys; without it any well-formed pk_ key works.")
-@click.option("--threads", default=1, show_default=True, type=click.IntRange(1, 64),
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64),
               help="Worker threads in the single server process.")
 @click.option("--fixtures", "fixture_paths", multiple=True, type=click.Path(exists=True, path_type=Path),
               help="Fixture file or folder to preload; repeatable.")

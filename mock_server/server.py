@@ -50,7 +50,7 @@ def _then(worker: Callable[..., Any], on_exit: Callable[[], None]) -> Callable[.
     return run
 
 
-def serve(app: WSGIApp, host: str, port: int, threads: int = 1, access_log: bool = True,
+def serve(app: WSGIApp, host: str, port: int, threads: int = 4, access_log: bool = True,
           on_exit: Callable[[], None] | None = None) -> None:
     """Serve `app` until Ctrl-C or SIGTERM, after printing the base URL.
 

@@ -1,0 +1,290 @@
+"""The control API under /__mock/: every answer is also checked against control-openapi.yaml."""
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from conftest import LIVE_KEY, OTHER_PARTNER_TEST_KEY, TEST_KEY
+from mock_server import create_app
+from mock_server.auth import derived_partner_id
+
+
+@pytest.fixture
+def app_config(clock):
+    return {"TESTING": True, "CLOCK": clock, "FAULT_SEED": 7}
+
+
+def seed_three(client):
+    client.track({"externalId": "a", "tags": {"k": "v"}}, key=TEST_KEY)
+    client.track({"externalId": "b"}, key=LIVE_KEY)
+    client.track({"externalId": "c"}, key=OTHER_PARTNER_TEST_KEY)
+
+
+def post(client, path, body):
+    return client.post(f"/__mock/{path}", json=body)
+
+
+# --- reset -------------------------------------------------------------------------------
+
+def test_full_reset_clears_profiles_journal_faults_and_clock(client, store, clock):
+    seed_three(client)
+    post(client, "faults", {"type": "error", "count": 5})
+    post(client, "clock", {"action": "freeze", "at": "2030-01-01T00:00:00Z"})
+    body = client.post("/__mock/reset").get_json()
+    assert body == {"status": "success", "data": {"removedProfiles": 3, "journalCleared": True,
+                                                  "faultsCleared": True, "clockReset": True}}
+    assert len(store) == 0
+    assert client.get("/__mock/requests").get_json()["data"] == []
+    assert client.get("/__mock/faults").get_json()["data"] == []
+    assert client.get("/__mock/clock").get_json()["data"]["frozen"] is False
+
+
+@pytest.mark.parametrize("body, left", [
+    ({"environment": "LIVE"}, {"a", "c"}),
+    ({"partnerId": derived_partner_id(TEST_KEY[8:])}, {"c"}),
+    ({"partnerId": derived_partner_id(TEST_KEY[8:]), "environment": "TEST"}, {"b", "c"}),
+])
+def test_filtered_reset_removes_only_matching_profiles(client, body, left):
+    seed_three(client)
+    post(client, "faults", {"type": "latency", "latencyMs": 1, "count": 1})
+    data = post(client, "reset", body).get_json()["data"]
+    assert data["removedProfiles"] == 3 - len(left) and data["faultsCleared"] is False
+    remaining = client.get("/__mock/profiles").get_json()["data"]
+    assert {p["externalId"] for p in remaining} == left
+    assert len(client.get("/__mock/faults").get_json()["data"]) == 1
+
+
+@pytest.mark.parametrize("body, field", [({"environment": "DEV"}, "environment"), ({"partner": "x"}, ""),
+                                         ({"partnerId": ""}, "partnerId")])
+def test_reset_with_a_bad_filter_is_400_and_removes_nothing(client, store, body, field):
+    seed_three(client)
+    response = post(client, "reset", body)
+    assert response.status_code == 400 and response.get_json()["errors"][0]["field"] == field
+    assert len(store) == 3
+
+
+# --- profiles ----------------------------------------------------------------------------
+
+def test_profiles_are_listed_filtered_and_paginated(client):
+    for i in range(25):
+        client.track({"externalId": f"p{i:02d}"}, key=TEST_KEY)
+    client.track({"externalId": "live-1"}, key=LIVE_KEY)
+    page = client.get("/__mock/profiles").get_json()
+    assert page["meta"] == {"page": 1, "limit": 20, "total": 26, "totalPages": 2}
+    assert [p["externalId"] for p in page["data"]][:3] == ["p00", "p01", "p02"]
+    second = client.get("/__mock/profiles?environment=TEST&page=2&limit=10").get_json()
+    assert second["meta"] == {"page": 2, "limit": 10, "total": 25, "totalPages": 3}
+    assert [p["externalId"] for p in second["data"]] == [f"p{i}" for i in range(10, 20)]
+    one = client.get("/__mock/profiles?externalId=live-1").get_json()
+    assert [(p["externalId"], p["environment"]) for p in one["data"]] == [("live-1", "LIVE")]
+    beyond = client.get("/__mock/profiles?page=9").get_json()
+    assert beyond["data"] == [] and beyond["meta"]["total"] == 26
+    partner = derived_partner_id(OTHER_PARTNER_TEST_KEY[8:])
+    assert client.get(f"/__mock/profiles?partnerId={partner}").get_json()["meta"]["total"] == 0
+
+
+@pytest.mark.parametrize("query, field", [("page=0", "page"), ("limit=101", "limit"), ("limit=abc", "limit"),
+                                          ("environment=DEV", "environment"), ("page=1.5", "page")])
+def test_bad_profile_queries_are_400(client, query, field):
+    response = client.get(f"/__mock/profiles?{query}")
+    assert response.status_code == 400
+    assert response.get_json()["errors"][0]["field"] == field
+
+
+# --- fixtures and export -----------------------------------------------------------------
+
+DOCUMENT = {"profiles": [
+    {"apiKey": TEST_KEY, "profile": {"externalId": "f1", "displayName": "Fixture One", "tags": {"a": "1"}}},
+    {"apiKey": LIVE_KEY, "profile": {"externalId": "f1", "country": "GH"},
+     "id": "2f1c7e64-5a0b-4d7e-9b55-3c2a7d9e8f10", "firstSeenAt": "2024-06-01T08:00:00Z",
+     "lastSeenAt": "2024-07-01T09:30:00Z"},
+]}
+
+
+def test_fixtures_load_through_the_upsert(client):
+    client.track({"externalId": "f1", "email": "kept@example.com"}, key=TEST_KEY)
+    response = post(client, "fixtures", DOCUMENT)
+    assert response.get_json() == {"status": "success", "data": {"created": 1, "updated": 1}}
+    test_profile = client.get("/__mock/profiles?externalId=f1&environment=TEST").get_json()["data"][0]
+    assert (test_profile["email"], test_profile["displayName"]) == ("kept@example.com", "Fixture One")
+    live = client.get("/__mock/profiles?environment=LIVE").get_json()["data"][0]
+    assert (live["id"], live["firstSeenAt"], live["lastSeenAt"]) == (
+        "2f1c7e64-5a0b-4d7e-9b55-3c2a7d9e8f10", "2024-06-01T08:00:00Z", "2024-07-01T09:30:00Z")
+
+
+def test_a_bad_fixture_document_loads_nothing(client, store):
+    broken = {"profiles": [*DOCUMENT["profiles"], {"apiKey": TEST_KEY, "profile": {"externalId": "f3", "phone": "1" * 21}}]}
+    response = post(client, "fixtures", broken)
+    assert response.status_code == 400
+    assert response.get_json()["errors"][0]["field"] == "profiles.2.profile.phone"
+    revoked = {"profiles": [*DOCUMENT["profiles"], {"apiKey": "sk_live_x", "profile": {"externalId": "f4"}}]}
+    response = post(client, "fixtures", revoked)
+    assert response.status_code == 400
+    assert response.get_json()["errors"][0]["message"] == (
+        "request body: entry 2 (externalId 'f4'): apiKey: Invalid API key")
+    assert len(store) == 0
+
+
+def test_fixture_body_must_be_json(client):
+    response = client.post("/__mock/fixtures", data="profiles: []", headers={"Content-Type": "application/yaml"})
+    assert response.status_code == 415
+
+
+def test_export_round_trip_is_exact(client, clock):
+    seed_three(client)
+    clock.advance(timedelta(hours=2))
+    client.track({"externalId": "a", "displayName": "Later", "metadata": {"n": [1, {"x": None}]}}, key=TEST_KEY)
+    post(client, "fixtures", DOCUMENT)
+    exported = client.get("/__mock/export").get_json()
+    assert len(exported["profiles"]) == 5
+    fresh = create_app({"TESTING": True}).test_client()
+    assert fresh.post("/__mock/fixtures", json=exported).get_json()["data"] == {"created": 5, "updated": 0}
+    again = fresh.get("/__mock/export")
+    assert again.get_json() == exported
+    assert again.data == client.get("/__mock/export").data  # byte for byte, order included
+    a = fresh.get("/__mock/profiles?externalId=a").get_json()["data"][0]
+    assert (a["firstSeenAt"], a["lastSeenAt"], a["displayName"]) == ("2025-01-15T10:30:00Z", "2025-01-15T12:30:00Z", "Later")
+
+
+def test_export_loads_as_a_startup_fixture_file(client, tmp_path):
+    seed_three(client)
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(client.get("/__mock/export").get_json()))
+    restarted = create_app({"FIXTURES": [path]}).test_client()
+    assert restarted.get("/__mock/export").get_json() == client.get("/__mock/export").get_json()
+
+
+# --- journal -----------------------------------------------------------------------------
+
+def test_journal_records_api_requests_newest_first(client):
+    client.track({"externalId": "j1"}, key=TEST_KEY, headers={"Origin": "http://app.test"})
+    client.post("/v1/user-journeys/users", data="{bad", headers={"X-API-Key": TEST_KEY,
+                                                                  "Content-Type": "application/json"})
+    client.get("/v1/nope")
+    client.get("/__mock/profiles")  # control calls are not journaled
+    entries = client.get("/__mock/requests").get_json()["data"]
+    assert [(e["method"], e["path"], e["status"]) for e in entries] == [
+        ("GET", "/v1/nope", 404), ("POST", "/v1/user-journeys/users", 400), ("POST", "/v1/user-journeys/users", 200)]
+    first = entries[2]
+    assert first["body"] == {"externalId": "j1"}
+    assert first["headers"] == {"X-API-Key": TEST_KEY, "Content-Type": "application/json", "Origin": "http://app.test"}
+    assert first["response"]["data"]["externalId"] == "j1"
+    assert first["durationMs"] >= 0 and first["time"].endswith("Z")
+    assert entries[1]["body"] == "{bad"
+    assert [e["path"] for e in client.get("/__mock/requests?limit=1").get_json()["data"]] == ["/v1/nope"]
+
+
+def test_journal_cuts_long_bodies_and_clears(client):
+    client.track({"externalId": "big", "metadata": {"x": "y" * 100_000}})
+    [entry] = client.get("/__mock/requests").get_json()["data"]
+    assert entry["bodyTruncated"] is True and len(entry["body"]) == 64 * 1024
+    assert client.delete("/__mock/requests").get_json()["data"] == {"removed": 1}
+    assert client.get("/__mock/requests").get_json()["data"] == []
+
+
+def test_journal_keeps_the_last_n(clock):
+    client = create_app({"TESTING": True, "JOURNAL_SIZE": 3}).test_client()
+    for i in range(5):
+        client.post("/v1/user-journeys/users", json={"externalId": f"n{i}"}, headers={"X-API-Key": TEST_KEY})
+    entries = client.get("/__mock/requests").get_json()["data"]
+    assert [e["body"]["externalId"] for e in entries] == ["n4", "n3", "n2"]
+
+
+# --- faults ------------------------------------------------------------------------------
+
+def test_error_fault_fails_the_next_n_valid_calls_with_the_documented_500(client, store):
+    fault = post(client, "faults", {"type": "error", "count": 2}).get_json()["data"]
+    assert (fault["operationId"], fault["type"], fault["count"], fault["hits"]) == ("trackUser", "error", 2, 0)
+    assert client.track({"externalId": "x", "device": "tv"}).status_code == 400  # does not use up the fault
+    for _ in range(2):
+        response = client.track({"externalId": "x"})
+        assert response.status_code == 500
+        assert response.get_json() == {"status": "error", "code": 500, "message": "Failed to track user"}
+    assert len(store) == 0
+    assert client.get("/__mock/faults").get_json()["data"] == []
+    assert client.track({"externalId": "x"}).status_code == 200
+
+
+def test_rate_fault_fails_about_that_fraction(client):
+    post(client, "faults", {"type": "error", "rate": 0.25})
+    statuses = [client.track({"externalId": f"r{i}"}).status_code for i in range(200)]
+    assert set(statuses) == {200, 500}
+    assert 25 <= statuses.count(500) <= 75  # 50 expected; the seeded generator makes it fixed
+    [fault] = client.get("/__mock/faults").get_json()["data"]
+    assert fault["hits"] == statuses.count(500) and fault["rate"] == 0.25
+
+
+def test_latency_fault_delays_and_is_listed(client):
+    post(client, "faults", {"type": "latency", "latencyMs": 150, "count": 1})
+    assert client.track({"externalId": "slow"}).status_code == 200
+    client.track({"externalId": "fast"})
+    slow, fast = reversed(client.get("/__mock/requests").get_json()["data"])
+    assert slow["durationMs"] >= 150  # the injected wait is a lower bound, whatever the machine
+    assert client.get("/__mock/faults").get_json()["data"] == []
+
+
+def test_faults_are_cleared(client):
+    post(client, "faults", {"type": "error"})
+    post(client, "faults", {"type": "latency", "latencyMs": 5, "rate": 0.5})
+    assert client.delete("/__mock/faults").get_json()["data"] == {"removed": 2}
+    assert client.track({"externalId": "ok"}).status_code == 200
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"type": "latency"}, "latencyMs"),
+    ({"type": "error", "latencyMs": 10}, ""),
+    ({"type": "error", "count": 1, "rate": 0.5}, ""),
+    ({"type": "error", "rate": 0}, "rate"),
+    ({"type": "error", "count": 0}, "count"),
+    ({"type": "timeout"}, "type"),
+    ({"type": "error", "operationId": "getUser"}, "operationId"),
+])
+def test_bad_fault_requests_are_400(client, body, field):
+    response = post(client, "faults", body)
+    assert response.status_code == 400
+    assert response.get_json()["errors"][0]["field"] == field
+    assert client.get("/__mock/faults").get_json()["data"] == []
+
+
+# --- clock -------------------------------------------------------------------------------
+
+def test_clock_can_be_frozen_moved_and_returned_to_real_time(client):
+    state = post(client, "clock", {"action": "freeze", "at": "2026-02-01T12:00:00+01:00"}).get_json()["data"]
+    assert state == {"now": "2026-02-01T11:00:00.000Z", "frozen": True, "offsetSeconds": 0.0}
+    first = client.track({"externalId": "t"}).get_json()["data"]
+    post(client, "clock", {"action": "advance", "seconds": 86400 * 40})
+    later = client.track({"externalId": "t"}).get_json()["data"]
+    assert (first["firstSeenAt"], later["lastSeenAt"]) == ("2026-02-01T11:00:00Z", "2026-03-13T11:00:00Z")
+    assert later["firstSeenAt"] == first["firstSeenAt"]
+    real = post(client, "clock", {"action": "real"}).get_json()["data"]
+    assert real["frozen"] is False and real["offsetSeconds"] == 0
+    post(client, "clock", {"action": "advance", "seconds": 3600})
+    assert client.get("/__mock/clock").get_json()["data"]["offsetSeconds"] == 3600
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"action": "advance"}, "seconds"), ({"action": "freeze", "at": "tomorrow"}, "at"),
+    ({"action": "freeze", "at": "2026-02-01T12:00:00"}, "at"), ({"action": "real", "seconds": 5}, ""),
+    ({"action": "rewind"}, "action"), ({}, "action"),
+])
+def test_bad_clock_requests_are_400(client, body, field):
+    response = post(client, "clock", body)
+    assert response.status_code == 400
+    assert response.get_json()["errors"][0]["field"] == field
+
+
+# --- switched off ------------------------------------------------------------------------
+
+def test_control_api_can_be_switched_off(clock):
+    client = create_app({"TESTING": True, "CONTROL_API": False}).test_client()
+    for method, path in [("get", "/__mock/profiles"), ("post", "/__mock/reset"), ("get", "/__mock/export")]:
+        response = getattr(client, method)(path)
+        assert response.status_code == 404
+        assert response.get_json() == {"status": "error", "code": 404, "message": "Route not found"}
+
+
+def test_unknown_control_route_is_404(client):
+    assert client.get("/__mock/nothing").status_code == 404
+    assert client.put("/__mock/clock").status_code == 405

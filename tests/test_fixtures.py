@@ -1,0 +1,116 @@
+"""Fixture documents: the shipped data set, and broken fixtures refused whole, with their place."""
+from __future__ import annotations
+
+import collections
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from mock_server import create_app
+from mock_server.fixtures import FixtureError, read_documents
+
+ROOT = Path(__file__).resolve().parent.parent
+KEYS = ROOT / "examples" / "keys.yaml"
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    """Every shipped fixture loaded through the real loader, with the example keys file."""
+    app = create_app({"FIXTURES": [ROOT / "fixtures"], "KEYS_FILE": KEYS})
+    profiles, total = app.extensions["gamifyhost_mock"].store.page(0, 10_000)
+    return profiles
+
+
+def test_every_shipped_fixture_is_valid_and_loads(shipped):
+    entries = sum(len(doc["profiles"]) for _, doc in read_documents([ROOT / "fixtures"]))
+    assert len(shipped) == entries >= 50
+
+
+def test_shipped_data_set_is_varied(shipped):
+    spaces = collections.Counter((p["partnerId"], p["environment"]) for p in shipped)
+    assert len({partner for partner, _ in spaces}) >= 2
+    assert {env for _, env in spaces} == {"TEST", "LIVE"}
+    assert all(count >= 5 for count in spaces.values())
+    assert {p["device"] for p in shipped} >= {"mobile", "desktop", "tablet"}
+    assert len({p["country"] for p in shipped if p["country"]}) >= 20
+    assert len({p["source"] for p in shipped if p["source"]}) >= 8
+    assert sum(bool(p["tags"]) for p in shipped) >= 20 and sum(bool(p["metadata"]) for p in shipped) >= 20
+    assert any(not p["displayName"].isascii() for p in shipped)
+    assert any(not p["externalId"].isascii() for p in shipped)
+    assert any(len(p["phone"]) == 20 for p in shipped)
+    assert any(p["phone"] == p["email"] == p["source"] == "" and p["tags"] == {} for p in shipped)
+    twins = collections.Counter(p["externalId"] for p in shipped)
+    assert twins["edge-same-id-both-envs"] == 3  # one externalId in three separate spaces
+
+
+def write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+GOOD = """\
+    profiles:
+      - apiKey: pk_test_qa
+        profile: {externalId: good-1, displayName: Fine}
+    """
+
+
+@pytest.mark.parametrize("text, complaint", [
+    ("profiles:\n  - apiKey: pk_test_qa\n    profile: {externalId: p1, phone: '123456789012345678901'}\n",
+     "entry 0 (externalId 'p1'): profile.phone must be at most 20 characters long"),
+    ("profiles:\n  - apiKey: pk_test_qa\n    profile: {externalId: ok}\n"
+     "  - apiKey: pk_test_qa\n    profile: {externalId: p2, device: tv}\n",
+     "entry 1 (externalId 'p2'): profile.device is not one of the allowed values"),
+    ("profiles:\n  - profile: {externalId: p3}\n", "entry 0 (externalId 'p3'): apiKey is required"),
+    ("profiles:\n  - apiKey: pk_test_qa\n    profile: {displayName: x}\n", "entry 0: profile.externalId is required"),
+    ("profiles:\n  - apiKey: sk_test_qa\n    profile: {externalId: p4}\n",
+     "entry 0 (externalId 'p4'): apiKey: Invalid API key"),
+    ("profiles:\n  - apiKey: pk_test_qa\n    profile: {externalId: p5}\n    firstSeenAt: '2025-02-01T00:00:00Z'\n"
+     "    lastSeenAt: '2025-01-01T00:00:00Z'\n", "entry 0 (externalId 'p5'): lastSeenAt: is before firstSeenAt"),
+    ("profiles:\n  - apiKey: pk_test_qa\n    profile: {externalId: p6}\n    id: not-a-uuid\n",
+     "entry 0 (externalId 'p6'): id is not a valid uuid"),
+    ("profiles:\n  - apiKey: pk_test_qa\n    profile: {externalId: a}\n    id: 0b4c3a52-7a7e-4e69-9a69-2a0d8d1c4b11\n"
+     "  - apiKey: pk_test_qa\n    profile: {externalId: b}\n    id: 0b4c3a52-7a7e-4e69-9a69-2a0d8d1c4b11\n",
+     "entry 1 (externalId 'b'): id: id 0b4c3a52-7a7e-4e69-9a69-2a0d8d1c4b11 already belongs to externalId 'a'"),
+    ("people: []\n", "profiles is required"),
+    ("profiles: [\n", "cannot read fixture file"),
+])
+def test_broken_fixture_names_file_entry_and_field_and_loads_nothing(tmp_path, text, complaint):
+    good = write(tmp_path, "a-good.yaml", GOOD)
+    bad = write(tmp_path, "b-bad.yaml", text)
+    with pytest.raises(FixtureError) as caught:
+        create_app({"FIXTURES": [good, bad]})
+    assert str(caught.value).startswith(str(bad)), str(caught.value)
+    assert complaint in str(caught.value)
+
+
+def test_a_folder_loads_its_yaml_and_json_files_in_name_order(tmp_path):
+    write(tmp_path, "1.yaml", GOOD)
+    write(tmp_path, "2.json", '{"profiles": [{"apiKey": "pk_test_qa", "profile": {"externalId": "good-1", '
+                              '"displayName": "Renamed"}}]}')
+    write(tmp_path, "notes.txt", "not a fixture")
+    app = create_app({"FIXTURES": [tmp_path]})
+    [profile], total = app.extensions["gamifyhost_mock"].store.page(0, 10)
+    assert (total, profile["displayName"]) == (1, "Renamed")
+
+
+def test_an_empty_folder_is_an_error(tmp_path):
+    with pytest.raises(FixtureError, match="no .yaml, .yml, .json files in this folder"):
+        create_app({"FIXTURES": [tmp_path]})
+
+
+def test_keys_file_refusals_apply_to_fixtures(tmp_path):
+    bad = write(tmp_path, "f.yaml", "profiles:\n  - apiKey: pk_test_revoked_key\n    profile: {externalId: r}\n")
+    with pytest.raises(FixtureError, match="entry 0 .*: apiKey: API key has been revoked"):
+        create_app({"FIXTURES": [bad], "KEYS_FILE": KEYS})
+
+
+def test_serve_refuses_to_start_with_a_broken_fixture(runner, tmp_path):
+    from mock_server.cli import main
+
+    bad = write(tmp_path, "bad.yaml", "profiles:\n  - apiKey: pk_test_qa\n    profile: {externalId: x, device: tv}\n")
+    result = runner.invoke(main, ["serve", "--fixtures", str(bad), "--port", "4999"])
+    assert result.exit_code == 1
+    assert f"Error: {bad}: entry 0 (externalId 'x'): profile.device is not one of the allowed values" in result.output

@@ -1,0 +1,164 @@
+"""--state persistence, and seeding fixtures into running servers, as a QA engineer would."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from live_server import free_port, http, start_server
+from mock_server import create_app
+from mock_server.fixtures import read_documents, save_atomically
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "fixtures"
+KEYS = ROOT / "examples" / "keys.yaml"
+SHIPPED = sum(len(doc["profiles"]) for _, doc in read_documents([FIXTURES]))
+
+
+def seed(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mock_server", "seed", *args],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def export(server) -> dict:
+    return http("GET", server.url + "/__mock/export")[2]
+
+
+def test_state_is_saved_on_sigterm_and_loaded_on_start(tmp_path):
+    state = tmp_path / "state" / "mock.json"
+    first = start_server("--state", str(state), "--quiet")
+    http("POST", first.url + "/v1/user-journeys/users", {"externalId": "kept", "tags": {"a": "1"}},
+         {"X-API-Key": "pk_test_state", "Content-Type": "application/json"})
+    before = export(first)
+    code, output = first.stop()
+    assert code == 0, output
+    assert json.loads(state.read_text()) == before
+    assert not [p for p in state.parent.iterdir() if p.name != "mock.json"]  # no temporary file left
+    second = start_server("--state", str(state), "--quiet")
+    try:
+        assert export(second) == before
+    finally:
+        _, output = second.stop()
+    assert f"loaded 1 profiles from {state}" in output
+
+
+def test_an_interrupted_save_leaves_the_old_state(tmp_path, monkeypatch):
+    path = tmp_path / "mock.json"
+    save_atomically(path, {"profiles": []})
+
+    def crash(*args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(OSError):
+        save_atomically(path, {"profiles": [{"apiKey": "pk_test_x", "profile": {"externalId": "new"}}]})
+    assert json.loads(path.read_text()) == {"profiles": []}
+    assert [p.name for p in tmp_path.iterdir()] == ["mock.json"]
+
+
+def test_a_corrupt_state_file_stops_start_up(tmp_path):
+    path = tmp_path / "mock.json"
+    path.write_text('{"profiles": [{"apiKey": "pk_test_x"}]}')
+    with pytest.raises(Exception, match=r"entry 0: profile is required"):
+        create_app({"STATE_FILE": path})
+
+
+@pytest.fixture
+def target():
+    server = start_server("--quiet")
+    yield server
+    server.stop()
+
+
+def test_seed_creates_then_updates_every_fixture(target):
+    run = seed("--base-url", target.url, "--concurrency", "8", str(FIXTURES))
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == f"seeded {target.url}: {SHIPPED} created, 0 updated, 0 failed, 0 skipped"
+    profiles = http("GET", target.url + "/__mock/profiles?limit=100")[2]
+    assert profiles["meta"]["total"] == SHIPPED
+    # A second run a day later (on the mock's clock) updates the same profiles.
+    http("POST", target.url + "/__mock/clock", {"action": "advance", "seconds": 86400},
+         {"Content-Type": "application/json"})
+    again = seed("--base-url", target.url, "--progress", str(FIXTURES))
+    assert again.returncode == 0
+    assert f"0 created, {SHIPPED} updated, 0 failed" in again.stdout
+    assert "seeding" in again.stderr and "100%" in again.stderr  # the progress bar
+    assert http("GET", target.url + "/__mock/profiles?limit=1")[2]["meta"]["total"] == SHIPPED
+
+
+def test_seed_retries_server_errors(target):
+    http("POST", target.url + "/__mock/faults", {"type": "error", "count": 3}, {"Content-Type": "application/json"})
+    fixture = FIXTURES / "edge-cases.yaml"
+    run = seed("--base-url", target.url, "--concurrency", "1", str(fixture))
+    assert run.returncode == 0, run.stderr
+    statuses = [e["status"] for e in http("GET", target.url + "/__mock/requests?limit=1000")[2]["data"]]
+    assert statuses.count(500) == 3 and statuses.count(200) == len(read_documents([fixture])[0][1]["profiles"])
+
+
+def test_seed_reports_failures_and_exits_non_zero():
+    server = start_server("--quiet", "--keys", str(KEYS))
+    try:
+        run = seed("--base-url", server.url, str(FIXTURES), str(ROOT / "tests" / "seed-refused.yaml"))
+    finally:
+        server.stop()
+    assert run.returncode == 1
+    assert f"{SHIPPED} created, 0 updated, 2 failed" in run.stdout
+    assert "seed-refused.yaml: entry 0 (externalId 'revoked-1'): 403 API key has been revoked" in run.stderr
+    assert "seed-refused.yaml: entry 1 (externalId 'unknown-1'): 401 Invalid API key" in run.stderr
+
+
+def test_seed_gives_up_on_an_unreachable_server():
+    run = seed("--base-url", f"http://127.0.0.1:{free_port()}", "--retries", "1", str(FIXTURES / "edge-cases.yaml"))
+    assert run.returncode == 1
+    assert "0 created, 0 updated, 10 failed" in run.stdout
+    assert "ConnectionError" in run.stderr
+
+
+def test_seed_with_a_key_per_environment(target):
+    run = seed("--base-url", target.url, "--api-key", "pk_test_staging_qa", str(FIXTURES))
+    live = sum(p["apiKey"].startswith("pk_live_") for _, d in read_documents([FIXTURES]) for p in d["profiles"])
+    assert run.returncode == 0
+    assert f"0 failed, {live} skipped" in run.stdout
+    environments = {p["environment"] for p in http("GET", target.url + "/__mock/profiles?limit=100")[2]["data"]}
+    assert environments == {"TEST"}
+
+
+@pytest.mark.parametrize("args, complaint", [
+    (["--base-url", "https://staging.example.com", str(FIXTURES)], "refusing to write with a pk_live_ key"),
+    (["--base-url", "http://127.0.0.1:9", "--api-key", "sk_test_x", str(FIXTURES)], "is not a pk_test_/pk_live_ key"),
+    (["--base-url", "http://127.0.0.1:9", "--api-key", "pk_test_a", "--api-key", "pk_test_b", str(FIXTURES)],
+     "at most one key per environment"),
+    (["--base-url", "http://127.0.0.1:9", str(ROOT / "tests" / "seed-broken.yaml")],
+     "seed-broken.yaml: entry 0 (externalId 'broken'): profile.country is not one of the allowed values"),
+])
+def test_seed_refuses_before_sending_anything(args, complaint):
+    run = seed(*args, timeout=60)
+    assert run.returncode in (1, 2)
+    assert complaint in run.stdout + run.stderr
+    assert "created" not in run.stdout
+
+
+def test_a_delayed_request_does_not_hold_up_others():
+    """With the default thread pool, a latency fault delays only the request it strikes."""
+    import threading
+
+    server = start_server("--quiet")
+    try:
+        http("POST", server.url + "/__mock/faults", {"type": "latency", "latencyMs": 3000, "count": 1},
+             {"Content-Type": "application/json"})
+        headers = {"X-API-Key": "pk_test_latency", "Content-Type": "application/json"}
+        slow = threading.Thread(target=http, args=("POST", server.url + "/v1/user-journeys/users",
+                                                   {"externalId": "slow"}, headers))
+        slow.start()
+        while not http("GET", server.url + "/__mock/faults")[2]["data"] == []:
+            pass  # the slow request has taken the fault and is now waiting
+        status, _, _ = http("POST", server.url + "/v1/user-journeys/users", {"externalId": "quick"}, headers)
+        quick_done_first = slow.is_alive()
+        slow.join()
+    finally:
+        server.stop()
+    assert status == 200 and quick_done_first
