@@ -37,10 +37,18 @@ def read_documents(paths: Iterable[str | Path]) -> list[tuple[str, Any]]:
             raise FixtureError(f"{path}: no {', '.join(FIXTURE_SUFFIXES)} files in this folder")
         for file in files:
             try:
-                documents.append((str(file), yaml.safe_load(file.read_text(encoding="utf-8"))))
+                documents.append((str(file), _parse(file.read_text(encoding="utf-8"))))
             except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
                 raise FixtureError(f"{file}: cannot read fixture file: {exc}") from None
     return documents
+
+
+def _parse(text: str) -> Any:
+    """JSON as JSON (PyYAML splits escaped surrogate pairs such as emoji), anything else as YAML."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return yaml.safe_load(text)
 
 
 def _where(source: str, document: Any, index: int) -> str:
@@ -74,6 +82,10 @@ def plan(documents: list[tuple[str, Any]], validator: Draft202012Validator,
         check_schema(source, document, validator)
         for index, entry in enumerate(document["profiles"]):
             where = _where(source, document, index)
+            try:
+                json.dumps(entry, ensure_ascii=False).encode("utf-8")
+            except UnicodeEncodeError:
+                raise FixtureError(f"{where}: contains an unpaired surrogate (text that is not valid Unicode)") from None
             try:
                 principal = authenticator.authenticate(entry["apiKey"])
             except ApiError as exc:

@@ -148,12 +148,19 @@ def test_export_round_trip_is_exact(client, clock):
     assert (a["firstSeenAt"], a["lastSeenAt"], a["displayName"]) == ("2025-01-15T10:30:00Z", "2025-01-15T12:30:00Z", "Later")
 
 
-def test_export_loads_as_a_startup_fixture_file(client, tmp_path):
+@pytest.mark.parametrize("name", ["export.json", "export.yaml"])
+def test_export_saved_as_a_file_loads_back_exactly(client, tmp_path, name):
+    """Also for text outside the Basic Multilingual Plane, which the export escapes as pairs."""
     seed_three(client)
-    path = tmp_path / "export.json"
-    path.write_text(json.dumps(client.get("/__mock/export").get_json()))
+    client.track({"externalId": "用户-😀", "displayName": "Emoji 🎮 𝔘𝔫𝔦𝔠𝔬𝔡𝔢"}, key=TEST_KEY)
+    path = tmp_path / name
+    path.write_bytes(client.get("/__mock/export").data)
+    assert b"\\ud83d\\ude00" in path.read_bytes()  # the escaped pair, as curl would save it
     restarted = create_app({"FIXTURES": [path]}).test_client()
-    assert restarted.get("/__mock/export").get_json() == client.get("/__mock/export").get_json()
+    assert restarted.get("/__mock/export").data == client.get("/__mock/export").data
+    upsert = restarted.post("/v1/user-journeys/users", json={"externalId": "用户-😀"}, headers={"X-API-Key": TEST_KEY})
+    assert upsert.get_json()["data"]["displayName"] == "Emoji 🎮 𝔘𝔫𝔦𝔠𝔬𝔡𝔢"
+    assert restarted.get("/__mock/profiles").get_json()["meta"]["total"] == 4
 
 
 # --- journal -----------------------------------------------------------------------------

@@ -75,6 +75,8 @@ GOOD = """\
      "  - apiKey: pk_test_qa\n    profile: {externalId: b}\n    id: 0b4c3a52-7a7e-4e69-9a69-2a0d8d1c4b11\n",
      "entry 1 (externalId 'b'): id: id 0b4c3a52-7a7e-4e69-9a69-2a0d8d1c4b11 already belongs to externalId 'a'"),
     ("people: []\n", "profiles is required"),
+    ('profiles:\n  - apiKey: pk_test_qa\n    profile: {externalId: "bad-\\ud83d"}\n',
+     "entry 0 (externalId 'bad-\\ud83d'): contains an unpaired surrogate"),
     ("profiles: [\n", "cannot read fixture file"),
 ])
 def test_broken_fixture_names_file_entry_and_field_and_loads_nothing(tmp_path, text, complaint):
