@@ -14,7 +14,11 @@ from .target import TRACK_PATH, Target
 
 CONTRACT = load_contract()
 SCHEMA = schemathesis.openapi.from_dict(CONTRACT.document)
-MAX_EXTERNAL_ID = CONTRACT.request_properties("trackUser")["externalId"]["maxLength"]
+PROPERTIES = CONTRACT.request_properties("trackUser")
+MAX_EXTERNAL_ID = PROPERTIES["externalId"]["maxLength"]
+# Valid request bodies from the spec, without externalId and without undeclared properties.
+valid_bodies = SCHEMA[TRACK_PATH]["POST"].as_strategy(generation_mode=GenerationMode.POSITIVE).map(
+    lambda case: {k: v for k, v in case.body.items() if k in PROPERTIES and k != "externalId"})
 _run_prefix: list[str] = []
 
 

@@ -15,21 +15,15 @@ import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, rule, run_state_machine_as_test
-from schemathesis import GenerationMode
-
-from mock_server.spec import load_contract
 
 from .inferred import warn_inferred
-from .schema import SCHEMA
-from .target import TRACK_PATH, ApiClient, Exchange, Target
+from .schema import PROPERTIES, valid_bodies
+from .target import ApiClient, Exchange, Target
 
-PROPERTIES = load_contract().request_properties("trackUser")
 MERGED = [name for name, schema in PROPERTIES.items() if schema.get("type") == "object"]
 TEXT = [name for name in PROPERTIES if name != "externalId" and name not in MERGED]
 ENVIRONMENT = {"pk_test_": "TEST", "pk_live_": "LIVE"}
 
-valid_bodies = SCHEMA[TRACK_PATH]["POST"].as_strategy(generation_mode=GenerationMode.POSITIVE).map(
-    lambda case: {k: v for k, v in case.body.items() if k in PROPERTIES and k != "externalId"})
 
 
 def law(target: Target, holds: bool, rule_text: str, exchange: Exchange, expected: Any, received: Any,

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from . import create_app
+from . import DEFAULT_MAX_BODY, create_app
 from .auth import KeysFileError
 from .fixtures import FixtureError
 from .state import EXTENSION
@@ -40,15 +40,21 @@ def main() -> None:
 @click.option("--state", "state_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Load profiles from this file at start (if it exists) and save them there on a clean stop.")
 @click.option("--no-control-api", is_flag=True, help="Turn off everything under /__mock/ (404).")
+@click.option("--cors-origin", "cors_origins", multiple=True,
+              help="Origin a browser app may call from (repeatable); default: any origin.")
+@click.option("--max-body", default=DEFAULT_MAX_BODY, show_default=True, type=click.IntRange(1),
+              help="Largest request body in bytes; larger ones get 413.")
 @click.option("--quiet", is_flag=True, help="Do not log one line per request.")
 def serve(host: str, port: int, keys_file: Path | None, threads: int, fixture_paths: tuple[Path, ...],
-          state_file: Path | None, no_control_api: bool, quiet: bool) -> None:
+          state_file: Path | None, no_control_api: bool, cors_origins: tuple[str, ...], max_body: int,
+          quiet: bool) -> None:
     """Run the mock on a production WSGI server until Ctrl-C or SIGTERM."""
     from .server import serve as run_server
 
     try:
         app = create_app({"KEYS_FILE": keys_file, "FIXTURES": list(fixture_paths), "STATE_FILE": state_file,
-                          "CONTROL_API": not no_control_api})
+                          "CONTROL_API": not no_control_api, "CORS_ORIGINS": list(cors_origins) or "*",
+                          "MAX_CONTENT_LENGTH": max_body})
     except (KeysFileError, FixtureError) as exc:
         raise click.ClickException(str(exc)) from None
     mock = app.extensions[EXTENSION]

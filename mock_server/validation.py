@@ -6,6 +6,7 @@ Parsing is strict where a lenient parser would store something the real service 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from flask import Request
@@ -47,6 +48,13 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):  # e.g. 1e400: valid JSON, but no JSON number can carry it back
+        raise ValueError(f"number {text[:40]} is too large")
+    return value
+
+
 def _bad(message: str, field: str = "") -> ApiError:
     return ApiError(400, INVALID_BODY, [{"field": field, "message": message}])
 
@@ -64,7 +72,8 @@ def parse_json_body(request: Request) -> Any:
     if not text.strip():
         raise _bad("body is empty")
     try:
-        value = json.loads(text, object_pairs_hook=_unique_object, parse_constant=_no_constant)
+        value = json.loads(text, object_pairs_hook=_unique_object, parse_constant=_no_constant,
+                           parse_float=_finite)
         # A lone surrogate escape ("\\ud800") decodes but cannot be stored or sent as UTF-8.
         json.dumps(value, ensure_ascii=False).encode("utf-8")
     except _DuplicateKey as exc:
@@ -75,7 +84,7 @@ def parse_json_body(request: Request) -> Any:
         raise _bad("JSON is nested too deeply") from None
     except UnicodeEncodeError:
         raise _bad("JSON contains an unpaired surrogate escape") from None
-    except ValueError as exc:  # NaN/Infinity, integers too long to convert
+    except ValueError as exc:  # NaN/Infinity, numbers too large to represent
         raise _bad(str(exc)[:200]) from None
     return value
 
