@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ APP_INACTIVE = "Application is not active"
 PARTNER_NOT_FOUND = "Partner account not found"
 
 ENVIRONMENTS = {"test": "TEST", "live": "LIVE"}
+KNOWN_KEYS_CACHED = 10_000
 _PARTNER_NAMESPACE = uuid.UUID("6b1f7f0e-3c1a-5d8e-9f42-67616d696679")
 _KEYS_SCHEMA = Path(__file__).with_name("keys-file.schema.yaml")
 
@@ -48,6 +50,7 @@ class KeysFileError(ValueError):
     """A keys file that cannot be used; the message names the file and the place."""
 
 
+@lru_cache(maxsize=65536)
 def derived_partner_id(seed: str) -> str:
     """A partnerId that is the same for the same seed on every run and machine."""
     return str(uuid.uuid5(_PARTNER_NAMESPACE, seed))
@@ -59,9 +62,19 @@ class Authenticator:
     def __init__(self, key_pattern: str, keys: dict[str, KeyEntry] | None = None) -> None:
         self._pattern = re.compile(key_pattern)
         self._keys = keys
+        self._known: dict[str, Principal] = {}  # keys that authenticated, so the next call is a lookup
 
     def authenticate(self, header: str | None) -> Principal:
         """The principal for a header value, or the documented 401/403 ApiError."""
+        known = self._known.get(header) if header else None
+        if known is not None:
+            return known
+        principal = self._authenticate(header)
+        if len(self._known) < KNOWN_KEYS_CACHED:
+            self._known[header] = principal
+        return principal
+
+    def _authenticate(self, header: str | None) -> Principal:
         if not header:
             raise ApiError(401, MISSING_KEY)
         match = self._pattern.fullmatch(header)

@@ -33,8 +33,9 @@ def main() -> None:
               help="Port to listen on.")
 @click.option("--keys", "keys_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="YAML file of partners and keys; without it any well-formed pk_ key works.")
-@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64),
-              help="Worker threads in the single server process.")
+@click.option("--threads", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Worker threads in the single server process. One is fastest; use more if "
+                   "clients call concurrently while latency faults are set (a delay holds its thread).")
 @click.option("--fixtures", "fixture_paths", multiple=True, type=click.Path(exists=True, path_type=Path),
               help="Fixture file or folder to preload; repeatable.")
 @click.option("--state", "state_file", type=click.Path(dir_okay=False, path_type=Path),
@@ -54,7 +55,7 @@ def serve(host: str, port: int, keys_file: Path | None, threads: int, fixture_pa
     try:
         app = create_app({"KEYS_FILE": keys_file, "FIXTURES": list(fixture_paths), "STATE_FILE": state_file,
                           "CONTROL_API": not no_control_api, "CORS_ORIGINS": list(cors_origins) or "*",
-                          "MAX_CONTENT_LENGTH": max_body})
+                          "MAX_CONTENT_LENGTH": max_body, "SERVER_THREADS": threads})
     except (KeysFileError, FixtureError) as exc:
         raise click.ClickException(str(exc)) from None
     mock = app.extensions[EXTENSION]

@@ -9,7 +9,7 @@ import math
 from datetime import timedelta
 from typing import Any
 
-from flask import Blueprint, request
+from flask import Blueprint, current_app, request
 from jsonschema import Draft202012Validator
 
 from .clock import parse_instant
@@ -118,7 +118,12 @@ def list_faults() -> dict[str, Any]:
 @bp.post("/faults")
 def add_fault() -> dict[str, Any]:
     state = current_state()
-    return _ok(state.faults.add(_body(state, "addFault")))
+    fault = state.faults.add(_body(state, "addFault"))
+    if fault["type"] == "latency" and current_app.config.get("SERVER_THREADS") == 1:
+        current_app.logger.warning(
+            "latency fault added on a server with one thread: other requests wait behind a delayed "
+            "one; start with --threads 4 if clients call concurrently")
+    return _ok(fault)
 
 
 @bp.delete("/faults")

@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
-
-from flask import Blueprint, request
+from flask import Blueprint, Response, current_app, request
 
 from .errors import TRACK_FAILED, ApiError
 from .state import TRACK_USER, current_state
@@ -14,7 +12,7 @@ bp = Blueprint("api", __name__)
 
 
 @bp.post("/v1/user-journeys/users")
-def track_user() -> dict[str, Any]:
+def track_user() -> Response:
     """Upsert the caller's profile for body.externalId and answer with the stored profile.
 
     Injected latency is served first; an injected error strikes only a request that would
@@ -24,10 +22,10 @@ def track_user() -> dict[str, Any]:
     delay = sum(f.latencyMs for f in state.faults.draw(TRACK_USER, "latency"))
     if delay:
         time.sleep(delay / 1000)
-    principal = state.authenticator.authenticate(request.headers.get("X-API-Key"))
+    principal = state.authenticator.authenticate(request.environ.get("HTTP_X_API_KEY"))
     body = parse_json_body(request)
     validate_body(state.track_user_body, body)
     if state.faults.draw(TRACK_USER, "error"):
         raise ApiError(500, TRACK_FAILED)
     profile, _created = state.store.upsert(principal, body)
-    return {"status": "success", "data": profile}
+    return current_app.json.response({"status": "success", "data": profile})

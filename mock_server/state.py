@@ -18,7 +18,7 @@ from .auth import Authenticator, load_keys_file
 from .clock import Clock
 from .faults import FaultBoard
 from .journal import Journal
-from .spec import Contract, load_contract, load_control_contract
+from .spec import AcceptFast, Contract, load_contract, load_control_contract
 from .store import ProfileStore
 
 TRACK_USER = "trackUser"
@@ -37,7 +37,7 @@ class MockState:
     store: ProfileStore
     journal: Journal
     faults: FaultBoard
-    track_user_body: Draft202012Validator
+    track_user_body: AcceptFast
     control_bodies: dict[str, Draft202012Validator]
     state_file: Path | None
 
@@ -70,7 +70,7 @@ def build_state(config: dict) -> MockState:
         store=ProfileStore(clock, text_fields, merge_fields),
         journal=Journal(config.get("JOURNAL_SIZE", 1000)),
         faults=FaultBoard(random.Random(config.get("FAULT_SEED"))),
-        track_user_body=contract.validator(contract.request_schema_ref(TRACK_USER)),
+        track_user_body=contract.request_checker(contract.request_schema_ref(TRACK_USER)),
         control_bodies={op: control.validator(control.request_schema_ref(op)) for op in CONTROL_BODIES},
         state_file=state_file,
     )

@@ -156,3 +156,16 @@ def test_malformed_emails_are_refused(client, email):
     response = client.track({"externalId": "u", "email": email})
     assert response.status_code == 400
     assert response.get_json()["errors"][0]["field"] == "email"
+
+
+@pytest.mark.parametrize("escape", ["\\ud800", "\\uDBFF", "\\udc00", "\\uDFFF", "\\ude00\\ud83d"])
+def test_every_lone_or_misordered_surrogate_escape_is_refused(client, store, escape):
+    response = raw_post(client, b'{"externalId": "s-' + escape.encode() + b'"}')
+    assert response.status_code == 400
+    assert "unpaired surrogate" in response.get_json()["errors"][0]["message"]
+    assert len(store) == 0
+
+
+def test_a_proper_surrogate_pair_is_a_character(client):
+    response = raw_post(client, b'{"externalId": "s-\\ud83d\\ude00"}')
+    assert response.get_json()["data"]["externalId"] == "s-\U0001F600"

@@ -142,11 +142,11 @@ def test_seed_refuses_before_sending_anything(args, complaint):
     assert "created" not in run.stdout
 
 
-def test_a_delayed_request_does_not_hold_up_others():
-    """With the default thread pool, a latency fault delays only the request it strikes."""
+def test_with_threads_a_delayed_request_does_not_hold_up_others():
+    """With a thread pool (--threads 4), a latency fault delays only the request it strikes."""
     import threading
 
-    server = start_server("--quiet")
+    server = start_server("--quiet", "--threads", "4")
     try:
         http("POST", server.url + "/__mock/faults", {"type": "latency", "latencyMs": 3000, "count": 1},
              {"Content-Type": "application/json"})
@@ -162,3 +162,12 @@ def test_a_delayed_request_does_not_hold_up_others():
     finally:
         server.stop()
     assert status == 200 and quick_done_first
+
+
+def test_a_latency_fault_on_one_thread_warns():
+    server = start_server("--quiet")
+    http("POST", server.url + "/__mock/faults", {"type": "latency", "latencyMs": 5, "count": 1},
+         {"Content-Type": "application/json"})
+    _, output = server.stop()
+    assert "latency fault added on a server with one thread" in output
+    assert "--threads 4" in output

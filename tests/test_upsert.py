@@ -143,3 +143,11 @@ def test_concurrent_upserts_of_one_id_make_one_profile_and_lose_nothing(app, sto
     final = app.test_client().track({"externalId": "hot"}).get_json()["data"]
     assert len(final["tags"]) == threads * per_thread
     assert final["metadata"] == {f"m{n}": per_thread - 1 for n in range(threads)}
+
+
+def test_numbers_in_metadata_survive_storage_exactly(client):
+    metadata = {"wide": 10**40, "negative": -(2**70), "small": 7, "float": 0.1, "tiny": 5e-324, "big": 1.7e308}
+    client.track({"externalId": "n", "metadata": metadata})
+    stored = client.track({"externalId": "n", "metadata": {"other": 1}}).get_json()["data"]["metadata"]
+    assert stored == {**metadata, "other": 1}
+    assert all(type(stored[k]) is type(v) for k, v in metadata.items())
