@@ -21,6 +21,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -62,11 +63,14 @@ def post_ok(port: int) -> bool:
 def start(command: list[str], port: int, timeout: float = 120) -> tuple[subprocess.Popen, float]:
     """Start a server; return it and the seconds until its first 200."""
     started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT,
+    errors = tempfile.TemporaryFile()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors, cwd=ROOT,
                                env={**os.environ, "PYTHONPATH": str(ROOT)})
     while not post_ok(port):
         if process.poll() is not None:
-            raise RuntimeError(f"{command[0]} exited with {process.returncode}")
+            errors.seek(0)
+            raise RuntimeError(f"{' '.join(command)} exited with {process.returncode}:\n"
+                               f"{errors.read().decode(errors='replace')[-2000:]}")
         if time.perf_counter() - started > timeout:
             process.kill()
             raise RuntimeError(f"{' '.join(command)} gave no 200 within {timeout}s")

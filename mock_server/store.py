@@ -186,7 +186,6 @@ class ProfileStore:
     def _share(value: str) -> str:
         return sys.intern(value) if len(value) <= SHARED_TEXT_LENGTH else value
 
-
     def page(self, offset: int, limit: int, partner_id: str | None = None, environment: str | None = None,
              external_id: str | None = None) -> tuple[list[dict[str, Any]], int]:
         """Profiles matching every given filter: `limit` of them from `offset`, and the total."""
