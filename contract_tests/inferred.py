@@ -50,7 +50,6 @@ class Judge:
 
     def __init__(self, full: Contract, operation_id: str) -> None:
         self._operation_id = operation_id
-        self._full = full
         self._documented = Contract(documented_document(full.document))
         self._declared = set(full.request_properties(operation_id))
 
