@@ -52,17 +52,20 @@ class Judge:
         self._operation_id = operation_id
         self._documented = Contract(documented_document(full.document))
         self._declared = set(full.request_properties(operation_id))
+        self._request = self._documented.validator(self._documented.request_schema_ref(operation_id))
+        self._responses: dict[int, Any] = {}
 
     def body_documented_valid(self, body: Any) -> bool:
-        validator = self._documented.validator(self._documented.request_schema_ref(self._operation_id))
-        return validator.is_valid(body)
+        return self._request.is_valid(body)
 
     def response_documented_valid(self, status: int, body: Any) -> bool:
-        try:
-            ref = self._documented.response_schema_ref(self._operation_id, status)
-        except Unresolvable:  # an undeclared status is never excused
-            return False
-        return self._documented.validator(ref).is_valid(body)
+        if status not in self._responses:
+            try:
+                ref = self._documented.response_schema_ref(self._operation_id, status)
+            except Unresolvable:  # an undeclared status is never excused
+                return False
+            self._responses[status] = self._documented.validator(ref)
+        return self._responses[status].is_valid(body)
 
     def inferred_only(self, failure: Exception, request_body: Any, status: int, response_body: Any) -> bool:
         """True when `failure` (a Schemathesis check failure) breaks only inferred rules."""
