@@ -41,17 +41,20 @@ def _fast_enum(validator: Any, enums: list[Any], instance: Any, schema: dict[str
     strings membership and jsonschema's equality are the same thing.
     """
     if isinstance(instance, str):
-        choices = _STRING_ENUMS.get(id(enums))
-        if choices is None and all(isinstance(e, str) for e in enums):
-            choices = _STRING_ENUMS[id(enums)] = frozenset(enums)
-        if choices is not None:
-            if instance not in choices:
+        cached = _STRING_ENUMS.get(id(enums))
+        if cached is None or cached[0] is not enums:  # the entry holds the list, so no id reuse
+            strings = all(isinstance(e, str) for e in enums)
+            cached = _STRING_ENUMS[id(enums)] = (enums, frozenset(enums) if strings else None)
+        if cached[1] is not None:
+            if instance not in cached[1]:
                 yield from _enum(validator, enums, instance, schema)
             return
     yield from _enum(validator, enums, instance, schema)
 
 
-_STRING_ENUMS: dict[int, frozenset[str]] = {}
+# id of an enum list -> (that list, its choices as a set when all are strings). Bundled schemas
+# share the spec's own lists of plain values, so this holds one entry per enum in the specs.
+_STRING_ENUMS: dict[int, tuple[list[Any], frozenset[str] | None]] = {}
 FastValidator = validators.extend(Draft202012Validator, {"enum": _fast_enum})
 
 
@@ -102,6 +105,8 @@ class Contract:
         """The schema at `ref` with every reference replaced by what it points to."""
         def inline(node: Any, resolver: Any, seen: tuple[int, ...]) -> Any:
             if isinstance(node, list):
+                if not any(isinstance(item, (dict, list)) for item in node):
+                    return node  # plain values (an enum, `required`): shared, not copied
                 return [inline(item, resolver, seen) for item in node]
             if not isinstance(node, dict):
                 return node

@@ -126,3 +126,20 @@ def test_every_inference_is_marked_with_a_reason(contract):
                      "/components/schemas/TrackUserRequest/x-unknown-properties",
                      "/components/schemas/TrackUserRequest/properties/email"]:
         assert expected in paths
+
+
+def test_compiled_validators_share_the_specs_enum_lists(contract):
+    """The fast enum check caches per list; fresh copies per validator would grow that cache."""
+    from mock_server.spec import _STRING_ENUMS
+
+    ref = contract.request_schema_ref("trackUser")
+    contract.validator(ref).is_valid({"externalId": "u", "country": "NG", "device": "mobile"})
+    entries = len(_STRING_ENUMS)
+    for _ in range(3):
+        validator = contract.validator(ref)
+        assert validator.is_valid({"externalId": "u", "country": "NG", "device": "tablet"})
+        assert not validator.is_valid({"externalId": "u", "country": "XX"})
+        assert not validator.is_valid({"externalId": "u", "device": "NG"})
+    assert len(_STRING_ENUMS) == entries
+    countries = contract.resolve("#/components/schemas/CountryCode")["enum"]
+    assert _STRING_ENUMS[id(countries)][0] is countries
