@@ -59,9 +59,8 @@ def serve(host: str, port: int, keys_file: Path | None, threads: int, fixture_pa
     except (KeysFileError, FixtureError) as exc:
         raise click.ClickException(str(exc)) from None
     mock = app.extensions[EXTENSION]
-    loaded = len(mock.store)
-    if loaded:
-        click.echo(f"loaded {loaded} profiles from {', '.join(map(str, [*([state_file] if state_file and state_file.exists() else []), *fixture_paths]))}")
+    if mock.loaded_from:
+        click.echo(f"loaded {len(mock.store)} profiles from {', '.join(map(str, mock.loaded_from))}")
     run_server(app, host, port, threads=threads, access_log=not quiet, on_exit=mock.save if state_file else None)
 
 

@@ -51,7 +51,8 @@ def _parse(text: str) -> Any:
         return yaml.safe_load(text)
 
 
-def _where(source: str, document: Any, index: int) -> str:
+def where(source: str, document: Any, index: int) -> str:
+    """How messages name an entry: `file: entry N (externalId 'x')`."""
     try:
         external_id = document["profiles"][index]["profile"]["externalId"]
         return f"{source}: entry {index} (externalId {external_id!r})"
@@ -69,7 +70,7 @@ def check_schema(source: str, document: Any, validator: Draft202012Validator) ->
     if errors:
         path = list(errors[0].absolute_path)
         if len(path) > 1 and path[0] == "profiles":
-            raise FixtureError(f"{_where(source, document, path[1])}: {describe(errors[0], skip=2)['message']}")
+            raise FixtureError(f"{where(source, document, path[1])}: {describe(errors[0], skip=2)['message']}")
         raise FixtureError(f"{source}: {describe(errors[0])['message']}")
 
 
@@ -81,21 +82,21 @@ def plan(documents: list[tuple[str, Any]], validator: Draft202012Validator,
     for source, document in documents:
         check_schema(source, document, validator)
         for index, entry in enumerate(document["profiles"]):
-            where = _where(source, document, index)
+            origin = where(source, document, index)
             try:
                 json.dumps(entry, ensure_ascii=False).encode("utf-8")
             except UnicodeEncodeError:
-                raise FixtureError(f"{where}: contains an unpaired surrogate (text that is not valid Unicode)") from None
+                raise FixtureError(f"{origin}: contains an unpaired surrogate (text that is not valid Unicode)") from None
             try:
                 principal = authenticator.authenticate(entry["apiKey"])
             except ApiError as exc:
-                raise FixtureError(f"{where}: apiKey: {exc.message}") from None
+                raise FixtureError(f"{origin}: apiKey: {exc.message}") from None
             restore = Restore(entry.get("id"), _epoch(entry.get("firstSeenAt")), _epoch(entry.get("lastSeenAt")))
             if restore.first_seen is not None and restore.last_seen is not None \
                     and restore.last_seen < restore.first_seen:
-                raise FixtureError(f"{where}: lastSeenAt: is before firstSeenAt")
+                raise FixtureError(f"{origin}: lastSeenAt: is before firstSeenAt")
             items.append(LoadItem(principal, entry["profile"], restore))
-            origins.append(where)
+            origins.append(origin)
     return items, origins
 
 

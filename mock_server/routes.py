@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+
 from flask import Blueprint, Response, current_app, request
 
 from .errors import TRACK_FAILED, ApiError

@@ -16,6 +16,7 @@ from tqdm import tqdm
 from urllib3.util.retry import Retry
 
 from .auth import ENVIRONMENTS
+from .fixtures import where
 
 TRACK_PATH = "/v1/user-journeys/users"
 
@@ -57,8 +58,7 @@ def entries_from(documents: list[tuple[str, Any]], overrides: dict[str, str]) ->
                 if key is None:
                     skipped += 1
                     continue
-            entries.append(SeedEntry(f"{source}: entry {index} (externalId {item['profile']['externalId']!r})",
-                                     key, item["profile"]))
+            entries.append(SeedEntry(where(source, document, index), key, item["profile"]))
     return entries, skipped
 
 

@@ -40,6 +40,7 @@ class MockState:
     track_user_body: AcceptFast
     control_bodies: dict[str, Draft202012Validator]
     state_file: Path | None
+    loaded_from: list[Path]  # the state file (if it existed) and fixtures preloaded at start
 
     def load_fixtures(self, documents: list) -> tuple[int, int]:
         """Load fixture documents whole (see fixtures.load); return (created, updated)."""
@@ -73,11 +74,11 @@ def build_state(config: dict) -> MockState:
         track_user_body=contract.request_checker(contract.request_schema_ref(TRACK_USER)),
         control_bodies={op: control.validator(control.request_schema_ref(op)) for op in CONTROL_BODIES},
         state_file=state_file,
+        loaded_from=[state_file] if state_file is not None and state_file.exists() else [],
     )
-    sources = [state_file] if state_file is not None and state_file.exists() else []
-    sources += list(config.get("FIXTURES") or [])
-    if sources:
-        state.load_fixtures(fixtures.read_documents(sources))
+    state.loaded_from += [Path(p) for p in config.get("FIXTURES") or []]
+    if state.loaded_from:
+        state.load_fixtures(fixtures.read_documents(state.loaded_from))
     return state
 
 
