@@ -8,9 +8,11 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import Any, Iterable, Protocol
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
 
 from flask import Request
+from jsonschema._utils import find_additional_properties
 from jsonschema.exceptions import ValidationError
 
 from .errors import INVALID_BODY, UNSUPPORTED_MEDIA, ApiError
@@ -19,18 +21,83 @@ MAX_REPORTED_ERRORS = 10
 # A "\uD800"-"\uDFFF" escape: the only way a JSON text can smuggle in a lone surrogate.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
-# One short sentence per JSON Schema keyword, so that an error never echoes a huge value back.
-_RULE_TEXT = {
-    "type": "must be of type {value}",
-    "enum": "is not one of the allowed values",
-    "const": "must be {value!r}",
-    "minLength": "must be at least {value} characters long",
-    "maxLength": "must be at most {value} characters long",
-    "pattern": "contains characters or a form that is not allowed",
-    "maxProperties": "must have at most {value} entries",
-    "minProperties": "must have at least {value} entries",
-    "format": "is not a valid {value}",
+# A rule's own values are listed only when they are few: the 249 country codes would drown the message.
+MAX_LISTED_CHOICES = 10
+# Keys and values quoted in a message are cut to this many characters.
+MAX_QUOTED = 64
+
+
+def _quote(value: Any) -> str:
+    """A value as a message shows it: strings quoted and cut to MAX_QUOTED characters, others as JSON."""
+    if isinstance(value, str):
+        return repr(value[:MAX_QUOTED]) + ("…" if len(value) > MAX_QUOTED else "")
+    return json.dumps(value)
+
+
+def _listing(values: list[Any]) -> str:
+    """Allowed values, bare when they are strings (`mobile, desktop, tablet`)."""
+    return ", ".join(v if isinstance(v, str) else json.dumps(v) for v in values)
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def _enum(error: ValidationError) -> str:
+    choices = error.validator_value
+    if len(choices) <= MAX_LISTED_CHOICES:
+        return f"must be one of: {_listing(choices)}"
+    # Too many to list: say what they are, from the schema's description when it has one.
+    described = str(error.schema.get("description", "")).rstrip(".")
+    what = described[:1].lower() + described[1:] if described else f"e.g. {_listing(choices[:3])}"
+    return f"must be one of {len(choices)} values: {what}"
+
+
+def _not(error: ValidationError) -> str:
+    names = error.validator_value.get("required") if isinstance(error.validator_value, dict) else None
+    if names and len(error.validator_value) == 1:  # `not: {required: [...]}`: a forbidden combination
+        return f"must not have {' together with '.join(names)}"
+    return "has a form that is not allowed here"
+
+
+def _additional(error: ValidationError) -> str:
+    extra = list(find_additional_properties(error.instance, error.schema))
+    shown = ", ".join(map(_quote, extra[:3])) + (", …" if len(extra) > 3 else "")
+    return f"has {'a property' if len(extra) == 1 else 'properties'} not allowed here: {shown}"
+
+
+def _any_of(error: ValidationError) -> str:
+    # Each alternative's own complaint about this same value: "must be one of: … or must be ''".
+    texts = [_rule_text(sub) for sub in error.context or () if not sub.relative_path]
+    return " or ".join(dict.fromkeys(texts)) or "matches none of the allowed forms"
+
+
+# One short sentence per JSON Schema keyword that can fail on its own (tests/test_errors.py checks
+# that every such keyword in openapi.yaml and control-openapi.yaml has one); never a huge value.
+_RULES: dict[str, Callable[[ValidationError], str]] = {
+    "type": lambda e: "must be of type " + " or ".join(e.validator_value if isinstance(e.validator_value, list)
+                                                      else [e.validator_value]),
+    "enum": _enum,
+    "const": lambda e: f"must be {_quote(e.validator_value)}",
+    "minLength": lambda e: "must not be empty" if e.validator_value == 1
+    else f"must be at least {_count(e.validator_value, 'character', 'characters')} long",
+    "maxLength": lambda e: f"must be at most {_count(e.validator_value, 'character', 'characters')} long",
+    "pattern": lambda e: "contains characters or a form that is not allowed",
+    "maxProperties": lambda e: f"must have at most {_count(e.validator_value, 'entry', 'entries')}",
+    "minimum": lambda e: f"must be at least {e.validator_value}",
+    "maximum": lambda e: f"must be at most {e.validator_value}",
+    "exclusiveMinimum": lambda e: f"must be greater than {e.validator_value}",
+    "format": lambda e: f"is not a valid {e.validator_value}",
+    "required": lambda e: "is required",
+    "additionalProperties": _additional,
+    "not": _not,
+    "anyOf": _any_of,
 }
+
+
+def _rule_text(error: ValidationError) -> str:
+    rule = _RULES.get(str(error.validator))
+    return rule(error) if rule else f"breaks the {error.validator} rule"
 
 
 class ErrorSource(Protocol):
@@ -47,8 +114,10 @@ def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     obj = dict(pairs)
     if len(obj) != len(pairs):
         seen: set[str] = set()
-        dup = next(k for k, _ in pairs if k in seen or seen.add(k))
-        raise _DuplicateKey(f"duplicate key {dup[:64]!r}")
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(f"duplicate key {_quote(key)}")
+            seen.add(key)
     return obj
 
 
@@ -99,30 +168,25 @@ def parse_json_body(request: Request) -> Any:
     return value
 
 
-def _field_name(error: ValidationError, skip: int) -> str:
+def _missing(error: ValidationError) -> str:
+    """The property a `required` error is about (jsonschema reports each missing one apart)."""
+    missing = [p for p in error.validator_value if p not in error.instance]
+    return next((p for p in missing if error.message == f"{p!r} is a required property"), missing[0])
+
+
+def describe(error: ValidationError, skip: int = 0, whole: str = "body") -> dict[str, str]:
+    """`{field, message}` for one error, naming the field from the `skip`-th path segment on.
+
+    `whole` names the value itself when the error is about all of it (field '').
+    """
     path = [str(p) for p in error.absolute_path][skip:]
     if error.validator == "required":
-        missing = [p for p in error.validator_value if p not in error.instance]
-        path.append(missing[0] if missing else "")
-    elif error.validator == "propertyNames":
-        path.append(str(error.instance)[:64])
-    return ".".join(path)
-
-
-def _rule_message(error: ValidationError, field: str) -> str:
-    label = field or "body"
-    if error.validator == "required":
-        return f"{label} is required"
-    if error.validator == "propertyNames":
-        return f"key {label!r} is not an allowed tag name"
-    template = _RULE_TEXT.get(str(error.validator), "breaks the {keyword} rule")
-    return f"{label} " + template.format(value=error.validator_value, keyword=error.validator)
-
-
-def describe(error: ValidationError, skip: int = 0) -> dict[str, str]:
-    """`{field, message}` for one error, naming the field from the `skip`-th path segment on."""
-    field = _field_name(error, skip)
-    return {"field": field, "message": _rule_message(error, field)}
+        path.append(_missing(error))
+    field = ".".join(path)
+    label = field or whole
+    if "propertyNames" in error.absolute_schema_path:  # the failing value is one of the object's keys
+        label = f"key {_quote(error.instance)} in {label}"
+    return {"field": field, "message": f"{label} {_rule_text(error)}"}
 
 
 def sorted_errors(validator: ErrorSource, value: Any) -> list[ValidationError]:

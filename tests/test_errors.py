@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from conftest import TEST_KEY
 
 PATH = "/v1/user-journeys/users"
 JSON = {"X-API-Key": TEST_KEY, "Content-Type": "application/json"}
+COUNTRY_RULE = "country must be one of 249 values: an assigned ISO 3166-1 alpha-2 code, upper case"
 
 
 def raw_post(client, data, headers=JSON):
@@ -22,19 +24,24 @@ def raw_post(client, data, headers=JSON):
     (b"42", "", "body must be of type object"),
     (b"null", "", "body must be of type object"),
     (b"{}", "externalId", "externalId is required"),
-    (b'{"externalId": ""}', "externalId", "externalId must be at least 1 characters long"),
+    (b'{"externalId": ""}', "externalId", "externalId must not be empty"),
     (b'{"externalId": "   "}', "externalId", "externalId contains characters or a form that is not allowed"),
     (b'{"externalId": "a\\u0000b"}', "externalId", "externalId contains characters or a form"),
     (b'{"externalId": 12345}', "externalId", "externalId must be of type string"),
     (b'{"externalId": "u", "phone": "123456789012345678901"}', "phone",
      "phone must be at most 20 characters long"),
-    (b'{"externalId": "u", "device": "tv"}', "device", "device is not one of the allowed values"),
-    (b'{"externalId": "u", "country": "ng"}', "country", "country is not one of the allowed values"),
-    (b'{"externalId": "u", "country": "UK"}', "country", "country is not one of the allowed values"),
+    (b'{"externalId": "u", "device": "tv"}', "device", "device must be one of: mobile, desktop, tablet"),
+    (b'{"externalId": "u", "country": "ng"}', "country", COUNTRY_RULE),
+    (b'{"externalId": "u", "country": "UK"}', "country", COUNTRY_RULE),
     (b'{"externalId": "u", "email": "not-an-email"}', "email", "email contains characters or a form"),
     (b'{"externalId": "u", "displayName": null}', "displayName", "displayName must be of type string"),
     (b'{"externalId": "u", "tags": {"plan": 1}}', "tags.plan", "tags.plan must be of type string"),
     (b'{"externalId": "u", "tags": ["a"]}', "tags", "tags must be of type object"),
+    (b'{"externalId": "u", "tags": {"": "x"}}', "tags", "key '' in tags must not be empty"),
+    (b'{"externalId": "u", "tags": {"' + b"k" * 65 + b'": "x"}}', "tags",
+     "key '" + "k" * 64 + "'… in tags must be at most 64 characters long"),
+    (b'{"externalId": "u", "tags": {' + b", ".join(b'"t%d": "x"' % i for i in range(51)) + b"}}", "tags",
+     "tags must have at most 50 entries"),
     (b'{"externalId": "u", "metadata": "x"}', "metadata", "metadata must be of type object"),
     (b'{"externalId": "u", "externalId": "v"}', "", "duplicate key 'externalId'"),
     (b'{"externalId": "u", "metadata": {"n": NaN}}', "", "NaN is not valid JSON"),
@@ -54,6 +61,84 @@ def test_invalid_body_is_400_naming_the_field(client, store, data, field, messag
     assert body["errors"][0]["field"] == field
     assert message in body["errors"][0]["message"]
     assert len(store) == 0
+
+
+@pytest.mark.parametrize("data, errors", [
+    (b'{"externalId": "' + b"x" * 256 + b'"}', [("externalId", "externalId must be at most 255 characters long")]),
+    (b'{"externalId": "u", "device": "tv", "country": "XX"}',
+     [("country", COUNTRY_RULE), ("device", "device must be one of: mobile, desktop, tablet")]),
+])
+def test_messages_are_whole_sentences_with_the_rule(client, data, errors):
+    body = raw_post(client, data).get_json()
+    assert [(e["field"], e["message"]) for e in body["errors"]] == errors
+
+
+def _keywords(node) -> set[str]:
+    if isinstance(node, dict):
+        return set(node).union(*map(_keywords, node.values()))
+    if isinstance(node, list):
+        return set().union(*map(_keywords, node))
+    return set()
+
+
+# Keywords that never fail on their own: they only pass on their subschemas' errors.
+PASS_THROUGH = {"$ref", "allOf", "items", "properties", "propertyNames", "if", "then", "else"}
+
+
+def test_every_schema_keyword_in_the_specs_has_a_sentence():
+    """A keyword added to either spec without a sentence in validation.py fails here."""
+    from jsonschema import Draft202012Validator
+
+    from mock_server.spec import CONTROL_SPEC_PATH, default_spec_path
+    from mock_server.validation import _RULES
+
+    used = set()
+    for path in (default_spec_path(), CONTROL_SPEC_PATH):
+        used |= _keywords(yaml.safe_load(path.read_text(encoding="utf-8")))
+    failing = used & set(Draft202012Validator.VALIDATORS) - PASS_THROUGH
+    assert failing >= {"enum", "minLength", "maximum", "not", "anyOf"}  # the walk finds them
+    assert failing - set(_RULES) == set()
+
+
+@pytest.mark.parametrize("schema, value, message", [
+    ({"type": ["string", "null"]}, 1, "v must be of type string or null"),
+    ({"const": "success"}, "x", "v must be 'success'"),
+    ({"enum": list("ABCDEFGHIJK")}, "Z", "v must be one of 11 values: e.g. A, B, C"),
+    ({"enum": [1, None]}, 2, "v must be one of: 1, null"),
+    ({"minLength": 2}, "a", "v must be at least 2 characters long"),
+    ({"maxLength": 1}, "ab", "v must be at most 1 character long"),
+    ({"maxProperties": 1}, {"a": 1, "b": 2}, "v must have at most 1 entry"),
+    ({"minimum": 1}, 0, "v must be at least 1"),
+    ({"maximum": 500}, 501, "v must be at most 500"),
+    ({"exclusiveMinimum": 0}, 0, "v must be greater than 0"),
+    ({"format": "uuid"}, "x", "v is not a valid uuid"),
+    ({"pattern": "^a$"}, "b", "v contains characters or a form that is not allowed"),
+    ({"type": "object", "required": ["a", "b"]}, {}, "v.a is required"),
+    ({"properties": {"a": {}}, "additionalProperties": False}, {"b": 1, "c": 2},
+     "v has properties not allowed here: 'b', 'c'"),
+    ({"not": {"required": ["a", "b"]}}, {"a": 1, "b": 2}, "v must not have a together with b"),
+    ({"not": {"type": "string"}}, "s", "v has a form that is not allowed here"),
+    ({"anyOf": [{"enum": ["x", "y"]}, {"const": ""}]}, "z", "v must be one of: x, y or must be ''"),
+])
+def test_each_rule_reads_as_a_sentence(schema, value, message):
+    from jsonschema import Draft202012Validator
+
+    from mock_server.validation import field_errors
+
+    validator = Draft202012Validator({"properties": {"v": schema}}, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    [first, *_] = field_errors(validator, {"v": value})
+    assert first["message"] == message
+
+
+def test_each_missing_property_is_named():
+    """jsonschema reports each missing property as its own error; each names its own field."""
+    from jsonschema import Draft202012Validator
+
+    from mock_server.validation import field_errors
+
+    errors = field_errors(Draft202012Validator({"required": ["apiKey", "profile"]}), {})
+    assert errors == [{"field": "apiKey", "message": "apiKey is required"},
+                      {"field": "profile", "message": "profile is required"}]
 
 
 def test_every_broken_field_is_reported(client):
