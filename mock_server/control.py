@@ -19,6 +19,7 @@ from .state import MockState, current_state
 from .validation import field_errors, parse_json_body, validate_body
 
 bp = Blueprint("control", __name__, url_prefix="/__mock")
+INVALID_QUERY = "Invalid query parameters"
 
 
 def _ok(data: Any, **extra: Any) -> dict[str, Any]:
@@ -53,7 +54,7 @@ def _query(state: MockState, operation_id: str) -> dict[str, Any]:
             values[name] = raw
     errors += field_errors(Draft202012Validator({"type": "object", "properties": schemas}), values)
     if errors:
-        raise ApiError(400, INVALID_BODY, errors)
+        raise ApiError(400, INVALID_QUERY, errors)
     return values
 
 

@@ -93,6 +93,20 @@ def test_bad_profile_queries_are_400(client, query, field):
     assert response.get_json()["errors"][0]["field"] == field
 
 
+@pytest.mark.parametrize("path, errors", [
+    ("profiles?limit=500&page=0&environment=DEV", [("environment", "environment must be one of: TEST, LIVE"),
+                                                   ("limit", "limit must be at most 100"),
+                                                   ("page", "page must be at least 1")]),
+    ("profiles?page=x", [("page", "page must be an integer")]),
+    ("requests?limit=1001", [("limit", "limit must be at most 1000")]),
+])
+def test_query_errors_say_invalid_query_parameters(client, path, errors):
+    """The client checks the answer against control-openapi.yaml, which pins this message."""
+    body = client.get(f"/__mock/{path}").get_json()
+    assert (body["code"], body["message"]) == (400, "Invalid query parameters")
+    assert [(e["field"], e["message"]) for e in body["errors"]] == errors
+
+
 # --- fixtures and export -----------------------------------------------------------------
 
 DOCUMENT = {"profiles": [
