@@ -10,20 +10,30 @@ from . import control, errors, journal, routes, state
 from .json_provider import FastJSONProvider
 
 DEFAULT_MAX_BODY = 1024 * 1024
+# Every config key create_app reads, with its default; the CLI's defaults come from here too.
+DEFAULTS: dict[str, Any] = {
+    "SPEC_PATH": None,  # the shipped openapi.yaml
+    "KEYS_FILE": None,  # none: any well-formed pk_ key is accepted
+    "CLOCK": None,  # a mock_server.clock.Clock; none: real time
+    "MAX_CONTENT_LENGTH": DEFAULT_MAX_BODY,
+    "FIXTURES": [],  # files and folders loaded at start
+    "STATE_FILE": None,  # none: profiles in memory only
+    "STATE_SYNC": "normal",  # SQLite synchronous mode for STATE_FILE: normal or full
+    "CONTROL_API": True,
+    "JOURNAL_SIZE": 1000,
+    "FAULT_SEED": None,  # seeds the random draw of `rate` faults
+    "CORS_ORIGINS": "*",  # any origin
+}
 # What a browser app may send cross-origin: the API's own headers and methods.
 CORS_HEADERS = ["X-API-Key", "Content-Type"]
 CORS_METHODS = ["GET", "POST", "DELETE"]
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """Build a mock app.
-
-    Config keys: SPEC_PATH, KEYS_FILE, CLOCK, MAX_CONTENT_LENGTH, FIXTURES (paths), STATE_FILE,
-    CONTROL_API (default True), JOURNAL_SIZE, FAULT_SEED, CORS_ORIGINS (default "*": any).
-    """
+    """Build a mock app from `config` (keys and defaults: DEFAULTS)."""
     app = Flask(__name__)
     app.json = FastJSONProvider(app)
-    app.config.from_mapping(MAX_CONTENT_LENGTH=DEFAULT_MAX_BODY, CONTROL_API=True, CORS_ORIGINS="*")
+    app.config.from_mapping(DEFAULTS)
     if config:
         app.config.from_mapping(config)
     mock = state.init_app(app)

@@ -7,9 +7,10 @@ import sys
 
 import click
 
-from . import DEFAULT_MAX_BODY, create_app
+from . import DEFAULT_MAX_BODY, DEFAULTS, create_app
 from .auth import KeysFileError
 from .fixtures import FixtureError
+from .journeys.sqlite import SYNC_MODES, StateFileError
 from .state import EXTENSION
 
 
@@ -39,7 +40,11 @@ def main() -> None:
 @click.option("--fixtures", "fixture_paths", multiple=True, type=click.Path(exists=True, path_type=Path),
               help="Fixture file or folder to preload; repeatable.")
 @click.option("--state", "state_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Load profiles from this file at start (if it exists) and save them there on a clean stop.")
+              help="Keep profiles in this SQLite database (created if missing): every write is "
+                   "committed before it is answered, so they survive a crash and a restart.")
+@click.option("--state-sync", type=click.Choice(SYNC_MODES), default=DEFAULTS["STATE_SYNC"], show_default=True,
+              help="normal: --state survives the mock crashing or being killed; full: also a power cut "
+                   "(each write waits for the disk).")
 @click.option("--no-control-api", is_flag=True, help="Turn off everything under /__mock/ (404).")
 @click.option("--cors-origin", "cors_origins", multiple=True,
               help="Origin a browser app may call from (repeatable); default: any origin.")
@@ -47,21 +52,28 @@ def main() -> None:
               help="Largest request body in bytes; larger ones get 413.")
 @click.option("--quiet", is_flag=True, help="Do not log one line per request.")
 def serve(host: str, port: int, keys_file: Path | None, threads: int, fixture_paths: tuple[Path, ...],
-          state_file: Path | None, no_control_api: bool, cors_origins: tuple[str, ...], max_body: int,
+          state_file: Path | None, state_sync: str, no_control_api: bool, cors_origins: tuple[str, ...], max_body: int,
           quiet: bool) -> None:
     """Run the mock on a production WSGI server until Ctrl-C or SIGTERM."""
     from .server import serve as run_server
 
     try:
         app = create_app({"KEYS_FILE": keys_file, "FIXTURES": list(fixture_paths), "STATE_FILE": state_file,
+                          "STATE_SYNC": state_sync,
                           "CONTROL_API": not no_control_api, "CORS_ORIGINS": list(cors_origins) or "*",
                           "MAX_CONTENT_LENGTH": max_body, "SERVER_THREADS": threads})
-    except (KeysFileError, FixtureError) as exc:
+    except (KeysFileError, FixtureError, StateFileError) as exc:
         raise click.ClickException(str(exc)) from None
     mock = app.extensions[EXTENSION]
     if mock.loaded_from:
         click.echo(f"loaded {len(mock.store)} profiles from {', '.join(map(str, mock.loaded_from))}")
-    run_server(app, host, port, threads=threads, access_log=not quiet, on_exit=mock.save if state_file else None)
+
+    def close_state() -> None:
+        kept = len(mock.store)
+        mock.store.close()
+        click.echo(f"state: {kept} profiles kept in {state_file}")
+
+    run_server(app, host, port, threads=threads, access_log=not quiet, on_exit=close_state if state_file else None)
 
 
 @main.command(context_settings={"ignore_unknown_options": True})

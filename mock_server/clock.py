@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
+
+TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
 class Clock:
@@ -51,6 +54,13 @@ class Clock:
 def format_instant(moment: datetime) -> str:
     """RFC 3339 UTC with milliseconds and a 'Z'."""
     return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@lru_cache(maxsize=4096)
+def format_timestamp(epoch_seconds: int) -> str:
+    """RFC 3339 UTC with a 'Z' and whole seconds, as in the documented example (cached: most
+    answers carry the current second)."""
+    return datetime.fromtimestamp(epoch_seconds, timezone.utc).strftime(TIMESTAMP_FORMAT)
 
 
 def parse_instant(text: str) -> datetime:

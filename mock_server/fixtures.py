@@ -7,8 +7,6 @@ timestamps, id clashes) and then loads them in one step, so a bad entry loads no
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -18,7 +16,7 @@ from jsonschema import Draft202012Validator
 from .auth import Authenticator
 from .clock import parse_instant
 from .errors import ApiError
-from .store import LoadConflict, LoadItem, ProfileStore, Restore
+from .journeys.profiles import LoadConflict, LoadItem, ProfileStore, Restore
 from .validation import describe, sorted_errors
 
 FIXTURE_SUFFIXES = (".yaml", ".yml", ".json")
@@ -113,25 +111,3 @@ def load(store: ProfileStore, documents: list[tuple[str, Any]], validator: Draft
 def export_document(store: ProfileStore) -> dict[str, Any]:
     """The whole store as a fixture document."""
     return {"profiles": store.export()}
-
-
-def save_atomically(path: str | Path, document: dict[str, Any]) -> None:
-    """Write JSON next to `path` and rename it over: a crash leaves the old file or the new one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(document, fh, ensure_ascii=False, indent=1)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)

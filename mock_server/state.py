@@ -18,8 +18,11 @@ from .auth import Authenticator, load_keys_file
 from .clock import Clock
 from .faults import FaultBoard
 from .journal import Journal
+from .journeys.memory import MemoryStorage
+from .journeys.profiles import ProfileStore
+from .journeys.sqlite import SqliteStorage
+from .journeys.storage import ProfileFields, Storage
 from .spec import AcceptFast, Contract, load_contract, load_control_contract
-from .store import ProfileStore
 
 TRACK_USER = "trackUser"
 CONTROL_BODIES = ("reset", "loadFixtures", "addFault", "setClock")
@@ -39,17 +42,12 @@ class MockState:
     faults: FaultBoard
     track_user_body: AcceptFast
     control_bodies: dict[str, Draft202012Validator]
-    state_file: Path | None
-    loaded_from: list[Path]  # the state file (if it existed) and fixtures preloaded at start
+    state_file: Path | None  # the SQLite database every write goes to, if any
+    loaded_from: list[Path]  # the state file (if it held profiles) and fixtures preloaded at start
 
     def load_fixtures(self, documents: list) -> tuple[int, int]:
         """Load fixture documents whole (see fixtures.load); return (created, updated)."""
         return fixtures.load(self.store, documents, self.control_bodies["loadFixtures"], self.authenticator)
-
-    def save(self) -> None:
-        """Write the store to the state file, if there is one."""
-        if self.state_file is not None:
-            fixtures.save_atomically(self.state_file, fixtures.export_document(self.store))
 
 
 def build_state(config: dict) -> MockState:
@@ -60,25 +58,30 @@ def build_state(config: dict) -> MockState:
     keys = load_keys_file(config["KEYS_FILE"], key_pattern) if config.get("KEYS_FILE") else None
     clock = config.get("CLOCK") or Clock()
     properties = contract.request_properties(TRACK_USER)
-    merge_fields = [name for name, schema in properties.items() if schema.get("type") == "object"]
-    text_fields = [name for name in properties if name != "externalId" and name not in merge_fields]
+    merge_fields = tuple(name for name, schema in properties.items() if schema.get("type") == "object")
+    fields = ProfileFields(tuple(name for name in properties if name != "externalId" and name not in merge_fields),
+                           merge_fields)
     state_file = Path(config["STATE_FILE"]) if config.get("STATE_FILE") else None
+    storage: Storage = MemoryStorage() if state_file is None else SqliteStorage(state_file, fields, config["STATE_SYNC"])
     state = MockState(
         contract=contract,
         control=control,
         authenticator=Authenticator(key_pattern, keys),
         clock=clock,
-        store=ProfileStore(clock, text_fields, merge_fields),
-        journal=Journal(config.get("JOURNAL_SIZE", 1000)),
+        store=ProfileStore(clock, fields, storage),
+        journal=Journal(config["JOURNAL_SIZE"]),
         faults=FaultBoard(random.Random(config.get("FAULT_SEED"))),
         track_user_body=contract.request_checker(contract.request_schema_ref(TRACK_USER)),
         control_bodies={op: control.validator(control.request_schema_ref(op)) for op in CONTROL_BODIES},
         state_file=state_file,
-        loaded_from=[state_file] if state_file is not None and state_file.exists() else [],
+        loaded_from=[state_file] if state_file is not None and storage.count() else [],
     )
-    state.loaded_from += [Path(p) for p in config.get("FIXTURES") or []]
-    if state.loaded_from:
-        state.load_fixtures(fixtures.read_documents(state.loaded_from))
+    fixture_paths = [Path(p) for p in config.get("FIXTURES") or []]
+    if fixture_paths:
+        state.load_fixtures(fixtures.read_documents(fixture_paths))
+        state.loaded_from += fixture_paths
+    # The server forks its worker after this: let the SQLite store reopen its file in there.
+    storage.close()
     return state
 
 

@@ -1,8 +1,6 @@
-"""--state persistence, and seeding fixtures into running servers, as a QA engineer would."""
+"""Seeding fixtures into running servers, as a QA engineer would."""
 from __future__ import annotations
 
-import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from live_server import free_port, http, start_server
-from mock_server import create_app
-from mock_server.fixtures import read_documents, save_atomically
+from mock_server.fixtures import read_documents
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
@@ -22,49 +19,6 @@ SHIPPED = sum(len(doc["profiles"]) for _, doc in read_documents([FIXTURES]))
 def seed(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "mock_server", "seed", *args],
                           capture_output=True, text=True, timeout=timeout)
-
-
-def export(server) -> dict:
-    return http("GET", server.url + "/__mock/export")[2]
-
-
-def test_state_is_saved_on_sigterm_and_loaded_on_start(tmp_path):
-    state = tmp_path / "state" / "mock.json"
-    first = start_server("--state", str(state), "--quiet")
-    http("POST", first.url + "/v1/user-journeys/users", {"externalId": "kept", "tags": {"a": "1"}},
-         {"X-API-Key": "pk_test_state", "Content-Type": "application/json"})
-    before = export(first)
-    code, output = first.stop()
-    assert code == 0, output
-    assert json.loads(state.read_text()) == before
-    assert not [p for p in state.parent.iterdir() if p.name != "mock.json"]  # no temporary file left
-    second = start_server("--state", str(state), "--quiet")
-    try:
-        assert export(second) == before
-    finally:
-        _, output = second.stop()
-    assert f"loaded 1 profiles from {state}" in output
-
-
-def test_an_interrupted_save_leaves_the_old_state(tmp_path, monkeypatch):
-    path = tmp_path / "mock.json"
-    save_atomically(path, {"profiles": []})
-
-    def crash(*args):
-        raise OSError("disk full")
-
-    monkeypatch.setattr(os, "replace", crash)
-    with pytest.raises(OSError):
-        save_atomically(path, {"profiles": [{"apiKey": "pk_test_x", "profile": {"externalId": "new"}}]})
-    assert json.loads(path.read_text()) == {"profiles": []}
-    assert [p.name for p in tmp_path.iterdir()] == ["mock.json"]
-
-
-def test_a_corrupt_state_file_stops_start_up(tmp_path):
-    path = tmp_path / "mock.json"
-    path.write_text('{"profiles": [{"apiKey": "pk_test_x"}]}')
-    with pytest.raises(Exception, match=r"entry 0: profile is required"):
-        create_app({"STATE_FILE": path})
 
 
 @pytest.fixture

@@ -1,8 +1,8 @@
-"""In-memory profiles with the Track / Enrich User upsert rules.
+"""The Track / Enrich User upsert rules, over any store behind the storage interface.
 
 Profiles live in one space per (partnerId, environment) and are keyed by externalId inside
-it, so no lookup can cross partners or environments. One lock serialises writers: concurrent
-upserts of one externalId give one profile and lose no field.
+it, so no lookup can cross partners or environments. One lock serialises every read-modify-
+write: concurrent upserts of one externalId give one profile and lose no field.
 """
 from __future__ import annotations
 
@@ -10,15 +10,14 @@ import json
 import sys
 import threading
 import uuid
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from functools import lru_cache
-from typing import Any, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
 
-from .auth import Principal
-from .clock import Clock
+from ..auth import Principal
+from ..clock import Clock, format_timestamp
+from .storage import Profile, ProfileFields, Space, Storage
 
-# What the profile reports for metrics it derives from events; the mock receives no events.
+# What the profile reports for metrics it derives from events; the mock receives no events yet.
 DERIVED_DEFAULTS: dict[str, Any] = {
     "lifecycleStage": "new",
     "engagementTier": "casual",
@@ -32,15 +31,7 @@ DERIVED_DEFAULTS: dict[str, Any] = {
     "winRate": 0,
     "totalEvents": 0,
 }
-TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 SHARED_TEXT_LENGTH = 16  # text this short is interned: countries, devices and sources repeat a lot
-
-
-@lru_cache(maxsize=4096)
-def format_timestamp(epoch_seconds: int) -> str:
-    """RFC 3339 UTC with a 'Z' and whole seconds, as in the documented example (cached: most
-    answers carry the current second)."""
-    return datetime.fromtimestamp(epoch_seconds, timezone.utc).strftime(TIMESTAMP_FORMAT)
 
 
 def _pack(value: dict[str, Any]) -> bytes:
@@ -51,24 +42,8 @@ def _pack(value: dict[str, Any]) -> bytes:
 
 def _unpack(value: bytes) -> dict[str, Any]:
     # The standard decoder: orjson would silently turn integers wider than 64 bits into floats.
-    return json.loads(value)
-
-
-@dataclass(slots=True)
-class Profile:
-    """One stored profile, kept small: a million of them must fit in well under 1 GiB.
-
-    `text` holds the text fields in the store's field order (None: never given); `merged`
-    holds each object field (tags, metadata) as compact UTF-8 JSON, decoded when rendered.
-    The partner and environment are those of the space the profile is stored in.
-    """
-
-    id: int  # the UUID as a 128-bit integer
-    external_id: str
-    first_seen: int
-    last_seen: int
-    text: tuple[str | None, ...]
-    merged: tuple[bytes | None, ...]
+    result: dict[str, Any] = json.loads(value)
+    return result
 
 
 @dataclass(frozen=True)
@@ -97,20 +72,14 @@ class LoadConflict(ValueError):
         self.index = index
 
 
-@dataclass
-class _Space:
-    api_key: str  # a key of this partner and environment, for exports that can be seeded
-    profiles: dict[str, Profile] = field(default_factory=dict)
-
-
 class ProfileStore:
     """Profiles of every partner and environment, upserted under one lock."""
 
-    def __init__(self, clock: Clock, text_fields: Iterable[str], merge_fields: Iterable[str]):
+    def __init__(self, clock: Clock, fields: ProfileFields, storage: Storage) -> None:
         self._clock = clock
-        self._text_fields = tuple(text_fields)
-        self._merge_fields = tuple(merge_fields)
-        self._spaces: dict[tuple[str, str], _Space] = {}
+        self._text_fields = fields.text
+        self._merge_fields = fields.merged
+        self._storage = storage
         self._lock = threading.Lock()
 
     def _now(self) -> int:
@@ -121,7 +90,8 @@ class ProfileStore:
 
         Fields present replace stored values and absent ones keep theirs; object fields merge
         key by key; id, partnerId and firstSeenAt never change; lastSeenAt moves to now (and
-        never backwards, even if the clock is set back).
+        never backwards, even if the clock is set back). The write is stored (durably, with
+        the SQLite store) before this returns.
         """
         now = self._now()
         with self._lock:
@@ -134,18 +104,19 @@ class ProfileStore:
         with self._lock:
             if any(item.restore.id is not None for item in items):
                 self._check_conflicts(items)
-            created = sum(self._apply(item, now)[1] for item in items)
+            with self._storage.transaction():
+                created = sum(self._apply(item, now)[1] for item in items)
         return created, len(items) - created
 
     def _check_conflicts(self, items: list[LoadItem]) -> None:
-        owners = {p.id: (k, p.external_id) for k, s in self._spaces.items() for p in s.profiles.values()}
+        wanted_ids = {uuid.UUID(item.restore.id).int for item in items if item.restore.id is not None}
+        owners = self._storage.owners(wanted_ids)
         for index, item in enumerate(items):
             if item.restore.id is None:
                 continue
             space_key = (item.principal.partner_id, item.principal.environment)
             external_id = item.body["externalId"]
-            space = self._spaces.get(space_key)
-            existing = space.profiles.get(external_id) if space else None
+            existing = self._storage.get(space_key, external_id)
             wanted = uuid.UUID(item.restore.id).int
             if existing is not None and existing.id != wanted:
                 raise LoadConflict(index, f"id {item.restore.id} differs from the stored profile's id "
@@ -157,16 +128,15 @@ class ProfileStore:
     def _apply(self, item: LoadItem, now: int) -> tuple[Profile, bool, dict[str, dict[str, Any]]]:
         """Upsert one item; also return the object fields it merged, already decoded."""
         principal, body, restore = item.principal, item.body, item.restore
-        space = self._spaces.setdefault((principal.partner_id, principal.environment), _Space(principal.api_key))
+        space = (principal.partner_id, principal.environment)
         external_id = body["externalId"]
-        profile = space.profiles.get(external_id)
+        profile = self._storage.get(space, external_id)
         created = profile is None
         if profile is None:
             first_seen = now if restore.first_seen is None else restore.first_seen
             identity = uuid.uuid4().int if restore.id is None else uuid.UUID(restore.id).int
             profile = Profile(identity, external_id, first_seen, first_seen,
                               (None,) * len(self._text_fields), (None,) * len(self._merge_fields))
-            space.profiles[external_id] = profile
         profile.last_seen = max(profile.last_seen, now if restore.last_seen is None else restore.last_seen)
         if any(name in body for name in self._text_fields):
             profile.text = tuple(self._share(body[name]) if name in body else old
@@ -180,6 +150,7 @@ class ProfileStore:
                     old = _pack(merged[name])
                 packed.append(old)
             profile.merged = tuple(packed)
+        self._storage.put(space, principal.api_key, profile)
         return profile, created, merged
 
     @staticmethod
@@ -190,33 +161,27 @@ class ProfileStore:
              external_id: str | None = None) -> tuple[list[dict[str, Any]], int]:
         """Profiles matching every given filter: `limit` of them from `offset`, and the total."""
         with self._lock:
-            matching = [(key, p) for key, p in self._profiles(partner_id, environment)
-                        if external_id is None or p.external_id == external_id]
-            return [self._render(key, p) for key, p in matching[offset:offset + limit]], len(matching)
+            found, total = self._storage.page(offset, limit, partner_id, environment, external_id)
+            return [self._render(space, profile) for space, profile in found], total
 
     def remove(self, partner_id: str | None = None, environment: str | None = None) -> int:
         """Delete the profiles of a partner and/or environment (all without filters); count them."""
         with self._lock:
-            doomed = [k for k in self._spaces if partner_id in (None, k[0]) and environment in (None, k[1])]
-            removed = sum(len(self._spaces[k].profiles) for k in doomed)
-            for key in doomed:
-                del self._spaces[key]
-            return removed
+            return self._storage.remove(partner_id, environment)
 
     def export(self) -> list[dict[str, Any]]:
         """Every profile as a fixture entry that `load` restores exactly."""
         with self._lock:
-            return [self._fixture_entry(space.api_key, p)
-                    for space in self._spaces.values() for p in space.profiles.values()]
+            return [self._fixture_entry(api_key, profile) for _, api_key, profile in self._storage.items()]
+
+    def close(self) -> None:
+        """Let the storage release its files (an SQLite store folds its log into the database)."""
+        with self._lock:
+            self._storage.close()
 
     def __len__(self) -> int:
         with self._lock:
-            return sum(len(space.profiles) for space in self._spaces.values())
-
-    def _profiles(self, partner_id: str | None, environment: str | None) -> Iterator[tuple[tuple[str, str], Profile]]:
-        for key, space in self._spaces.items():
-            if partner_id in (None, key[0]) and environment in (None, key[1]):
-                yield from ((key, profile) for profile in space.profiles.values())
+            return self._storage.count()
 
     def _fixture_entry(self, api_key: str, profile: Profile) -> dict[str, Any]:
         return {

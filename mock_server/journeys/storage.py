@@ -1,0 +1,77 @@
+"""The storage interface: what the profile rules need from a place that keeps profiles.
+
+Two stores stand behind it: `memory.MemoryStorage` (the default, fastest) and
+`sqlite.SqliteStorage` (`--state FILE`: every write committed before it returns). The rules in
+`profiles.py` read a record, change it and put it back, all under the rules' own lock, so a
+store need not be safe for concurrent use by itself.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Collection, ContextManager, Iterator, Protocol
+
+Space = tuple[str, str]  # (partnerId, environment): no lookup crosses it
+
+
+@dataclass(frozen=True)
+class ProfileFields:
+    """The request's profile fields, from the spec: plain text ones and merged object ones."""
+
+    text: tuple[str, ...]
+    merged: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class Profile:
+    """One stored profile, kept small: a million of them must fit in well under 1 GiB.
+
+    `text` holds the text fields in `ProfileFields.text` order (None: never given); `merged`
+    holds each object field (tags, metadata) as compact UTF-8 JSON, decoded when rendered.
+    The partner and environment are those of the space the profile is stored in.
+    """
+
+    id: int  # the UUID as a 128-bit integer
+    external_id: str
+    first_seen: int  # epoch seconds
+    last_seen: int
+    text: tuple[str | None, ...]
+    merged: tuple[bytes | None, ...]
+
+
+class Storage(Protocol):
+    """Where profiles live, per space and externalId."""
+
+    def get(self, space: Space, external_id: str) -> Profile | None:
+        """The stored profile, or None."""
+
+    def put(self, space: Space, api_key: str, profile: Profile) -> None:
+        """Store `profile` (new or changed); `api_key` names the space if it is new.
+
+        Outside `transaction()` the write is durable when this returns.
+        """
+
+    def transaction(self) -> ContextManager[None]:
+        """Writes inside are kept together: all of them, or none if the block raises."""
+
+    def owners(self, ids: Collection[int]) -> dict[int, tuple[Space, str]]:
+        """For each of these profile ids that is stored: its space and externalId."""
+
+    def page(self, offset: int, limit: int, partner_id: str | None, environment: str | None,
+             external_id: str | None) -> tuple[list[tuple[Space, Profile]], int]:
+        """Profiles matching every given filter, `limit` from `offset`, and how many match.
+
+        The order is stable: by space in the order spaces were created, then by profile in the
+        order profiles were created.
+        """
+
+    def items(self) -> Iterator[tuple[Space, str, Profile]]:
+        """Every profile with its space and that space's api key, in `page` order."""
+
+    def remove(self, partner_id: str | None, environment: str | None) -> int:
+        """Delete the spaces matching the filters (every space without any); count the profiles."""
+
+    def count(self) -> int:
+        """How many profiles are stored."""
+
+    def close(self) -> None:
+        """Release what the store holds open (files); it reopens on next use."""

@@ -1,0 +1,132 @@
+"""--state: an SQLite database that every write reaches before it is answered.
+
+These tests run the real command and kill it the hard way, as a crash or an out-of-memory
+kill would: what was answered 200 must be there after a restart.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+from contextlib import closing
+import sys
+from pathlib import Path
+
+import pytest
+
+from live_server import http, start_server
+
+HEADERS = {"X-API-Key": "pk_test_state", "Content-Type": "application/json"}
+TRACK = "/v1/user-journeys/users"
+
+
+def kill_hard(server) -> None:
+    """SIGKILL the server and its worker together: nothing gets to clean up or save."""
+    children = subprocess.run(["pgrep", "-P", str(server.process.pid)], capture_output=True, text=True).stdout.split()
+    for pid in [server.process.pid, *map(int, children)]:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    server.process.communicate(timeout=15)
+
+
+def export(server) -> dict:
+    return http("GET", server.url + "/__mock/export")[2]
+
+
+def test_every_answered_upsert_survives_kill_9(tmp_path):
+    state = tmp_path / "qa" / "mock.db"
+    first = start_server("--state", str(state), "--quiet")
+    try:
+        for i in range(40):
+            status, _, body = http("POST", first.url + TRACK,
+                                   {"externalId": f"user-{i}", "tags": {"n": str(i)}}, HEADERS)
+            assert status == 200, body
+        status, _, _ = http("POST", first.url + TRACK, {"externalId": "user-0", "displayName": "Zero"}, HEADERS)
+        assert status == 200
+        before = export(first)
+    finally:
+        kill_hard(first)
+    second = start_server("--state", str(state), "--quiet")
+    try:
+        after = export(second)
+    finally:
+        code, output = second.stop()
+    assert after == before
+    assert len(after["profiles"]) == 40
+    zero = next(p for p in after["profiles"] if p["profile"]["externalId"] == "user-0")
+    assert zero["profile"] == {"externalId": "user-0", "displayName": "Zero", "tags": {"n": "0"}}
+    assert f"loaded 40 profiles from {state}" in output
+    assert code == 0 and f"state: 40 profiles kept in {state}" in output
+
+
+def test_a_clean_stop_folds_the_log_into_one_file_that_sqlite3_can_read(tmp_path):
+    state = tmp_path / "mock.db"
+    server = start_server("--state", str(state), "--quiet")
+    http("POST", server.url + TRACK, {"externalId": "jane", "displayName": "Jane", "country": "NG",
+                                      "tags": {"plan": "premium"}}, HEADERS)
+    profile = http("POST", server.url + TRACK, {"externalId": "jane", "metadata": {"a": 1}}, HEADERS)[2]["data"]
+    # While the mock runs, another process can read the database (WAL mode).
+    with closing(sqlite3.connect(state)) as reader:
+        assert reader.execute("SELECT count(*) FROM profiles").fetchone() == (1,)
+    code, output = server.stop()
+    assert code == 0, output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mock.db"]  # no -wal/-shm left behind
+    with closing(sqlite3.connect(state)) as db:
+        row = db.execute("SELECT id, partnerId, environment, externalId, displayName, email, country, "
+                         "firstSeenAt, lastSeenAt, json_extract(tags, '$.plan'), metadata FROM profiles").fetchone()
+        spaces = db.execute("SELECT partnerId, environment, apiKey FROM spaces").fetchall()
+        version = db.execute("SELECT value FROM meta WHERE key = 'schemaVersion'").fetchone()
+    assert row == (profile["id"], profile["partnerId"], "TEST", "jane", "Jane", None, "NG",
+                   profile["firstSeenAt"], profile["lastSeenAt"], "premium", '{"a":1}')
+    assert spaces == [(profile["partnerId"], "TEST", "pk_test_state")]
+    assert version == ("1",)
+
+
+def test_reset_and_fixtures_reach_the_state_file(tmp_path):
+    state = tmp_path / "mock.db"
+    root = Path(__file__).resolve().parent.parent
+    server = start_server("--state", str(state), "--fixtures", str(root / "fixtures" / "edge-cases.yaml"), "--quiet")
+    try:
+        loaded = http("GET", server.url + "/__mock/profiles?limit=1")[2]["meta"]["total"]
+        assert loaded > 0
+        http("POST", server.url + "/__mock/reset", None, {})
+    finally:
+        kill_hard(server)
+    with closing(sqlite3.connect(state)) as db:
+        assert db.execute("SELECT count(*) FROM profiles").fetchone() == (0,)
+
+
+def serve_fails(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mock_server", "serve", "--port", "9", *args],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_a_json_state_file_from_an_older_version_stops_start_up_with_advice(tmp_path):
+    old = tmp_path / "mock.json"
+    old.write_text('{"profiles": []}\n')
+    run = serve_fails("--state", str(old))
+    assert run.returncode == 1
+    assert run.stderr.strip() == (
+        f"Error: {old}: not an SQLite database. --state keeps an SQLite file now; to bring in a JSON "
+        f"export, start with --fixtures {old} --state NEW_FILE")
+    assert "serving on" not in run.stdout
+    assert old.read_text() == '{"profiles": []}\n'  # left as it was
+
+
+def test_a_folder_as_state_file_is_refused(tmp_path):
+    run = serve_fails("--state", str(tmp_path))
+    assert run.returncode == 2
+    assert "is a directory" in run.stderr
+
+
+@pytest.mark.parametrize("sync, level", [("normal", 1), ("full", 2)])
+def test_state_sync_sets_sqlite_synchronous(tmp_path, sync, level):
+    from mock_server import create_app
+
+    app = create_app({"STATE_FILE": tmp_path / "s.db", "STATE_SYNC": sync})
+    storage = app.extensions["gamifyhost_mock"].store._storage
+    assert storage._db().execute("PRAGMA synchronous").fetchone() == (level,)
+    assert storage._db().execute("PRAGMA journal_mode").fetchone() == ("wal",)

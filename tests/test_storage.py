@@ -1,0 +1,111 @@
+"""The two stores behind the storage interface behave as one.
+
+A Hypothesis state machine drives the profile rules over the memory store and over the SQLite
+store side by side, reopening the SQLite file now and then as a restart would, and requires
+the same answers from both at every step. Ids are random per store, so they are compared by
+the profile they belong to.
+"""
+from __future__ import annotations
+
+import shutil
+import tempfile
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from hypothesis import settings, strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+
+from mock_server.auth import Principal
+from mock_server.clock import Clock
+from mock_server.journeys.memory import MemoryStorage
+from mock_server.journeys.profiles import LoadConflict, LoadItem, ProfileStore, Restore
+from mock_server.journeys.sqlite import SqliteStorage
+from mock_server.journeys.storage import ProfileFields
+
+FIELDS = ProfileFields(("displayName", "email", "phone", "country", "device", "source"), ("tags", "metadata"))
+PRINCIPALS = [Principal("partner-a", "TEST", "pk_test_a"), Principal("partner-a", "LIVE", "pk_live_a"),
+              Principal("partner-b", "TEST", "pk_test_b")]
+EXTERNAL_IDS = st.sampled_from(["u1", "u2", "u3", "ü-4", "😀"])
+TEXT = st.text(max_size=8)
+BODIES = st.fixed_dictionaries({"externalId": EXTERNAL_IDS}, optional={
+    "displayName": TEXT, "email": TEXT, "country": st.sampled_from(["NG", "GB"]),
+    "tags": st.dictionaries(st.sampled_from(["plan", "cohort"]), TEXT, max_size=2),
+    "metadata": st.dictionaries(st.sampled_from(["a", "b"]), st.integers() | TEXT | st.none(), max_size=2),
+})
+FILTERS = st.tuples(st.sampled_from([None, "partner-a", "partner-b"]), st.sampled_from([None, "TEST", "LIVE"]))
+
+
+def same_ids(value: Any, names: dict[str, str]) -> Any:
+    """`value` with every profile id replaced by the order in which it first appeared."""
+    if isinstance(value, dict):
+        return {k: names.setdefault(v, f"id-{len(names)}") if k == "id" else same_ids(v, names)
+                for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [same_ids(v, names) for v in value]
+    return value
+
+
+class BothStores(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.folder = Path(tempfile.mkdtemp())
+        self.clock = Clock(frozen_at=datetime(2025, 1, 15, tzinfo=timezone.utc))
+        self.memory = ProfileStore(self.clock, FIELDS, MemoryStorage())
+        self.sqlite = self._open_sqlite()
+        self.memory_ids: dict[str, str] = {}
+        self.sqlite_ids: dict[str, str] = {}
+
+    def _open_sqlite(self) -> ProfileStore:
+        return ProfileStore(self.clock, FIELDS, SqliteStorage(self.folder / "state.db", FIELDS))
+
+    def both(self, call: Any) -> None:
+        outcomes = []
+        for store, names in ((self.memory, self.memory_ids), (self.sqlite, self.sqlite_ids)):
+            try:
+                outcomes.append(("ok", same_ids(call(store), names)))
+            except LoadConflict as exc:
+                outcomes.append(("conflict", (exc.index, str(exc).split(" id ")[0])))
+        assert outcomes[0] == outcomes[1]
+
+    @rule(principal=st.sampled_from(PRINCIPALS), body=BODIES)
+    def upsert(self, principal: Principal, body: dict[str, Any]) -> None:
+        self.both(lambda store: store.upsert(principal, body))
+
+    @rule(items=st.lists(st.tuples(st.sampled_from(PRINCIPALS), BODIES, st.booleans()), max_size=4))
+    def load(self, items: list[tuple[Principal, dict[str, Any], bool]]) -> None:
+        # Restored ids are chosen per profile name, the same in both stores, so clashes match too.
+        def run(store: ProfileStore) -> Any:
+            return store.load([LoadItem(p, b, Restore(str(uuid.uuid5(uuid.NAMESPACE_URL, b["externalId"]))
+                                                      if restore else None)) for p, b, restore in items])
+        self.both(run)
+
+    @rule(seconds=st.integers(-3600, 86400))
+    def move_clock(self, seconds: int) -> None:
+        self.clock.advance(timedelta(seconds=seconds))
+
+    @rule(filters=FILTERS)
+    def remove(self, filters: tuple[str | None, str | None]) -> None:
+        self.both(lambda store: store.remove(*filters))
+
+    @rule(filters=FILTERS, external_id=st.none() | EXTERNAL_IDS, offset=st.integers(0, 4), limit=st.integers(1, 4))
+    def page(self, filters: tuple[str | None, str | None], external_id: str | None, offset: int, limit: int) -> None:
+        self.both(lambda store: store.page(offset, limit, *filters, external_id))
+
+    @rule()
+    def restart(self) -> None:
+        self.sqlite.close()
+        self.sqlite = self._open_sqlite()
+
+    @invariant()
+    def exports_agree(self) -> None:
+        self.both(lambda store: (store.export(), len(store)))
+
+    def teardown(self) -> None:
+        self.sqlite.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+TestBothStores = BothStores.TestCase
+TestBothStores.settings = settings(max_examples=60, stateful_step_count=25, deadline=None)
