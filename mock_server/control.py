@@ -10,11 +10,11 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, current_app, request
-from jsonschema import Draft202012Validator
 
 from .clock import parse_instant
 from .errors import INVALID_BODY, ApiError
 from .fixtures import FixtureError, export_document
+from .spec import SpecValidator
 from .state import MockState, current_state
 from .validation import field_errors, parse_json_body, validate_body
 
@@ -52,7 +52,7 @@ def _query(state: MockState, operation_id: str) -> dict[str, Any]:
                 errors.append({"field": name, "message": f"{name} must be an integer"})
         else:
             values[name] = raw
-    errors += field_errors(Draft202012Validator({"type": "object", "properties": schemas}), values)
+    errors += field_errors(SpecValidator({"type": "object", "properties": schemas}), values)
     if errors:
         raise ApiError(400, INVALID_QUERY, errors)
     return values
