@@ -154,8 +154,7 @@ def seed(base_url: str, api_keys: tuple[str, ...], concurrency: int, retries: in
     validator = control.validator(control.request_schema_ref("loadFixtures"))
     try:
         documents = read_documents(paths)
-        for source, document in documents:
-            check_schema(source, document, validator)
+        check_schema(documents, validator)
     except FixtureError as exc:
         raise click.ClickException(str(exc)) from None
     entries, skipped = entries_from(documents, overrides)

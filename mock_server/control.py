@@ -87,11 +87,11 @@ def list_profiles() -> dict[str, Any]:
 @bp.post("/fixtures")
 def load_fixtures() -> dict[str, Any]:
     state = current_state()
-    document = _body(state, "loadFixtures")
+    # The fixture checker reports every bad entry (schema included), numbered as --fixtures numbers them.
     try:
-        created, updated = state.load_fixtures([("request body", document)])
+        created, updated = state.load_fixtures([("request body", parse_json_body(request))])
     except FixtureError as exc:
-        raise ApiError(400, INVALID_BODY, [{"field": "profiles", "message": str(exc)}]) from None
+        raise ApiError(400, INVALID_BODY, [{"field": p.field, "message": p.message} for p in exc.reported]) from None
     return _ok({"created": created, "updated": updated})
 
 

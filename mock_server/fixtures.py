@@ -7,6 +7,8 @@ timestamps, id clashes) and then loads them in one step, so a bad entry loads no
 from __future__ import annotations
 
 import json
+import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -17,13 +19,38 @@ from .auth import Authenticator
 from .clock import parse_instant
 from .errors import ApiError
 from .journeys.profiles import LoadConflict, LoadItem, ProfileStore, Restore
-from .validation import describe, sorted_errors
+from .validation import describe, quote, sorted_errors
 
 FIXTURE_SUFFIXES = (".yaml", ".yml", ".json")
 
 
+# A broken document reports this many problems at most, then how many more there were.
+MAX_REPORTED_PROBLEMS = 20
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with fixtures: the failing field's dotted path in its document, and a line saying what."""
+
+    field: str
+    message: str
+
+
 class FixtureError(ValueError):
-    """A fixture that cannot be loaded; the message names the source, the entry and the field."""
+    """Fixtures that cannot be loaded: one line per problem (at most MAX_REPORTED_PROBLEMS, then a count).
+
+    Each line names the source, the entry (numbered from 1) and the field.
+    """
+
+    def __init__(self, problems: list[Problem] | str) -> None:
+        self.problems = [Problem("", problems)] if isinstance(problems, str) else problems
+        super().__init__("\n".join(p.message for p in self.reported))
+
+    @property
+    def reported(self) -> list[Problem]:
+        """The problems to show: the first MAX_REPORTED_PROBLEMS, then one saying how many more."""
+        more = len(self.problems) - MAX_REPORTED_PROBLEMS
+        return self.problems[:MAX_REPORTED_PROBLEMS] + ([Problem("", f"… and {more} more")] if more > 0 else [])
 
 
 def read_documents(paths: Iterable[str | Path]) -> list[tuple[str, Any]]:
@@ -50,51 +77,98 @@ def _parse(text: str) -> Any:
 
 
 def where(source: str, document: Any, index: int) -> str:
-    """How messages name an entry: `file: entry N (externalId 'x')`."""
+    """How messages name an entry (0-based `index`): `file: entry N (externalId 'x')`, N from 1."""
+    label = f"{source}: entry {index + 1}"
     try:
-        external_id = document["profiles"][index]["profile"]["externalId"]
-        return f"{source}: entry {index} (externalId {external_id!r})"
+        return f"{label} (externalId {quote(document['profiles'][index]['profile']['externalId'])})"
     except (KeyError, IndexError, TypeError):
-        return f"{source}: entry {index}"
+        return label
 
 
 def _epoch(value: str | None) -> int | None:
     return None if value is None else int(parse_instant(value).timestamp())
 
 
-def check_schema(source: str, document: Any, validator: Draft202012Validator) -> None:
-    """Raise FixtureError naming the source, entry and field of the first schema violation."""
-    errors = sorted_errors(validator, document)
-    if errors:
-        path = list(errors[0].absolute_path)
-        if len(path) > 1 and path[0] == "profiles":
-            raise FixtureError(f"{where(source, document, path[1])}: {describe(errors[0], skip=2)['message']}")
-        raise FixtureError(f"{source}: {describe(errors[0])['message']}")
+def _schema_problems(source: str, document: Any, validator: Draft202012Validator) -> dict[int | None, list[Problem]]:
+    """A document's schema violations by entry index (None: the document as a whole)."""
+    found: dict[int | None, list[Problem]] = {}
+    for error in sorted_errors(validator, document):
+        path = list(error.absolute_path)
+        if len(path) > 1 and path[0] == "profiles" and isinstance(path[1], int):
+            text = f"{where(source, document, path[1])}: {describe(error, skip=2, whole='entry')['message']}"
+            found.setdefault(path[1], []).append(Problem(describe(error)["field"], text))
+        else:
+            described = describe(error, whole="document")
+            found.setdefault(None, []).append(Problem(described["field"], f"{source}: {described['message']}"))
+    return found
+
+
+def check_schema(documents: list[tuple[str, Any]], validator: Draft202012Validator) -> None:
+    """Raise FixtureError listing every schema violation of every document."""
+    problems = [p for source, document in documents
+                for found in _schema_problems(source, document, validator).values() for p in found]
+    if problems:
+        raise FixtureError(problems)
+
+
+def _check_entry(origin: str, path: str, entry: dict[str, Any], authenticator: Authenticator,
+                 owners: dict[int, tuple[str, str, str]]) -> tuple[LoadItem | None, list[Problem]]:
+    """One schema-valid entry as an item to load (None if its key is refused), and what is wrong with it.
+
+    `owners` maps each id given so far to the (partner, environment, externalId) it was given to.
+    """
+    problems = []
+    principal = None
+    try:
+        principal = authenticator.authenticate(entry["apiKey"])
+    except ApiError as exc:
+        problems.append(Problem(f"{path}.apiKey", f"{origin}: apiKey: {exc.message}"))
+    try:
+        json.dumps(entry, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        problems.append(Problem(path, f"{origin}: contains an unpaired surrogate (text that is not valid Unicode)"))
+    restore = Restore(entry.get("id"), _epoch(entry.get("firstSeenAt")), _epoch(entry.get("lastSeenAt")))
+    if restore.first_seen is not None and restore.last_seen is not None and restore.last_seen < restore.first_seen:
+        problems.append(Problem(f"{path}.lastSeenAt", f"{origin}: lastSeenAt: is before firstSeenAt"))
+    if principal is None:
+        return None, problems
+    if restore.id is not None:
+        owner = (principal.partner_id, principal.environment, entry["profile"]["externalId"])
+        first = owners.setdefault(uuid.UUID(restore.id).int, owner)
+        if first != owner:
+            problems.append(Problem(f"{path}.id", f"{origin}: id: id {restore.id} already belongs to "
+                                                  f"externalId {quote(first[2])}"))
+    return LoadItem(principal, entry["profile"], restore), problems
 
 
 def plan(documents: list[tuple[str, Any]], validator: Draft202012Validator,
          authenticator: Authenticator) -> tuple[list[LoadItem], list[str]]:
-    """Check every entry; return what to load and, per item, where it came from."""
+    """Check every entry of every document; return what to load and, per item, where it came from.
+
+    Raises one FixtureError listing every problem found, entry by entry: schema violations,
+    refused keys, bad timestamps, and one id given to two profiles.
+    """
     items: list[LoadItem] = []
     origins: list[str] = []
+    problems: list[Problem] = []
+    owners: dict[int, tuple[str, str, str]] = {}
     for source, document in documents:
-        check_schema(source, document, validator)
+        found = _schema_problems(source, document, validator)
+        if None in found:  # no list of entries to go through
+            problems += found[None]
+            continue
         for index, entry in enumerate(document["profiles"]):
+            if index in found:
+                problems += found[index]
+                continue
             origin = where(source, document, index)
-            try:
-                json.dumps(entry, ensure_ascii=False).encode("utf-8")
-            except UnicodeEncodeError:
-                raise FixtureError(f"{origin}: contains an unpaired surrogate (text that is not valid Unicode)") from None
-            try:
-                principal = authenticator.authenticate(entry["apiKey"])
-            except ApiError as exc:
-                raise FixtureError(f"{origin}: apiKey: {exc.message}") from None
-            restore = Restore(entry.get("id"), _epoch(entry.get("firstSeenAt")), _epoch(entry.get("lastSeenAt")))
-            if restore.first_seen is not None and restore.last_seen is not None \
-                    and restore.last_seen < restore.first_seen:
-                raise FixtureError(f"{origin}: lastSeenAt: is before firstSeenAt")
-            items.append(LoadItem(principal, entry["profile"], restore))
-            origins.append(origin)
+            item, entry_problems = _check_entry(origin, f"profiles.{index}", entry, authenticator, owners)
+            problems += entry_problems
+            if item is not None:
+                items.append(item)
+                origins.append(origin)
+    if problems:
+        raise FixtureError(problems)
     return items, origins
 
 

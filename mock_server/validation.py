@@ -27,7 +27,7 @@ MAX_LISTED_CHOICES = 10
 MAX_QUOTED = 64
 
 
-def _quote(value: Any) -> str:
+def quote(value: Any) -> str:
     """A value as a message shows it: strings quoted and cut to MAX_QUOTED characters, others as JSON."""
     if isinstance(value, str):
         return repr(value[:MAX_QUOTED]) + ("…" if len(value) > MAX_QUOTED else "")
@@ -62,7 +62,7 @@ def _not(error: ValidationError) -> str:
 
 def _additional(error: ValidationError) -> str:
     extra = list(find_additional_properties(error.instance, error.schema))
-    shown = ", ".join(map(_quote, extra[:3])) + (", …" if len(extra) > 3 else "")
+    shown = ", ".join(map(quote, extra[:3])) + (", …" if len(extra) > 3 else "")
     return f"has {'a property' if len(extra) == 1 else 'properties'} not allowed here: {shown}"
 
 
@@ -78,7 +78,7 @@ _RULES: dict[str, Callable[[ValidationError], str]] = {
     "type": lambda e: "must be of type " + " or ".join(e.validator_value if isinstance(e.validator_value, list)
                                                       else [e.validator_value]),
     "enum": _enum,
-    "const": lambda e: f"must be {_quote(e.validator_value)}",
+    "const": lambda e: f"must be {quote(e.validator_value)}",
     "minLength": lambda e: "must not be empty" if e.validator_value == 1
     else f"must be at least {_count(e.validator_value, 'character', 'characters')} long",
     "maxLength": lambda e: f"must be at most {_count(e.validator_value, 'character', 'characters')} long",
@@ -116,7 +116,7 @@ def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         seen: set[str] = set()
         for key, _ in pairs:
             if key in seen:
-                raise _DuplicateKey(f"duplicate key {_quote(key)}")
+                raise _DuplicateKey(f"duplicate key {quote(key)}")
             seen.add(key)
     return obj
 
@@ -185,7 +185,7 @@ def describe(error: ValidationError, skip: int = 0, whole: str = "body") -> dict
     field = ".".join(path)
     label = field or whole
     if "propertyNames" in error.absolute_schema_path:  # the failing value is one of the object's keys
-        label = f"key {_quote(error.instance)} in {label}"
+        label = f"key {quote(error.instance)} in {label}"
     return {"field": field, "message": f"{label} {_rule_text(error)}"}
 
 

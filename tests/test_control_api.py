@@ -136,8 +136,8 @@ def test_a_bad_fixture_document_loads_nothing(client, store):
     revoked = {"profiles": [*DOCUMENT["profiles"], {"apiKey": "sk_live_x", "profile": {"externalId": "f4"}}]}
     response = post(client, "fixtures", revoked)
     assert response.status_code == 400
-    assert response.get_json()["errors"][0]["message"] == (
-        "request body: entry 2 (externalId 'f4'): apiKey: Invalid API key")
+    assert response.get_json()["errors"] == [{
+        "field": "profiles.2.apiKey", "message": "request body: entry 3 (externalId 'f4'): apiKey: Invalid API key"}]
     assert len(store) == 0
 
 

@@ -6,6 +6,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 
 from mock_server import create_app
 from mock_server.fixtures import FixtureError, read_documents
@@ -59,24 +60,27 @@ GOOD = """\
 
 @pytest.mark.parametrize("text, complaint", [
     ("profiles:\n  - apiKey: pk_test_qa\n    profile: {externalId: p1, phone: '123456789012345678901'}\n",
-     "entry 0 (externalId 'p1'): profile.phone must be at most 20 characters long"),
+     "entry 1 (externalId 'p1'): profile.phone must be at most 20 characters long"),
     ("profiles:\n  - apiKey: pk_test_qa\n    profile: {externalId: ok}\n"
      "  - apiKey: pk_test_qa\n    profile: {externalId: p2, device: tv}\n",
-     "entry 1 (externalId 'p2'): profile.device is not one of the allowed values"),
-    ("profiles:\n  - profile: {externalId: p3}\n", "entry 0 (externalId 'p3'): apiKey is required"),
-    ("profiles:\n  - apiKey: pk_test_qa\n    profile: {displayName: x}\n", "entry 0: profile.externalId is required"),
+     "entry 2 (externalId 'p2'): profile.device must be one of: mobile, desktop, tablet"),
+    ("profiles:\n  - profile: {externalId: p3}\n", "entry 1 (externalId 'p3'): apiKey is required"),
+    ("profiles:\n  - apiKey: pk_test_qa\n    profile: {displayName: x}\n", "entry 1: profile.externalId is required"),
     ("profiles:\n  - apiKey: sk_test_qa\n    profile: {externalId: p4}\n",
-     "entry 0 (externalId 'p4'): apiKey: Invalid API key"),
+     "entry 1 (externalId 'p4'): apiKey: Invalid API key"),
     ("profiles:\n  - apiKey: pk_test_qa\n    profile: {externalId: p5}\n    firstSeenAt: '2025-02-01T00:00:00Z'\n"
-     "    lastSeenAt: '2025-01-01T00:00:00Z'\n", "entry 0 (externalId 'p5'): lastSeenAt: is before firstSeenAt"),
+     "    lastSeenAt: '2025-01-01T00:00:00Z'\n", "entry 1 (externalId 'p5'): lastSeenAt: is before firstSeenAt"),
     ("profiles:\n  - apiKey: pk_test_qa\n    profile: {externalId: p6}\n    id: not-a-uuid\n",
-     "entry 0 (externalId 'p6'): id is not a valid uuid"),
+     "entry 1 (externalId 'p6'): id is not a valid uuid"),
     ("profiles:\n  - apiKey: pk_test_qa\n    profile: {externalId: a}\n    id: 0b4c3a52-7a7e-4e69-9a69-2a0d8d1c4b11\n"
      "  - apiKey: pk_test_qa\n    profile: {externalId: b}\n    id: 0b4c3a52-7a7e-4e69-9a69-2a0d8d1c4b11\n",
-     "entry 1 (externalId 'b'): id: id 0b4c3a52-7a7e-4e69-9a69-2a0d8d1c4b11 already belongs to externalId 'a'"),
+     "entry 2 (externalId 'b'): id: id 0b4c3a52-7a7e-4e69-9a69-2a0d8d1c4b11 already belongs to externalId 'a'"),
     ("people: []\n", "profiles is required"),
+    ("[]\n", "document must be of type object"),
+    ("profiles:\n  - apiKey: pk_test_qa\n    profile: {externalId: p7}\n    extra: 1\n",
+     "entry 1 (externalId 'p7'): entry has a property not allowed here: 'extra'"),
     ('profiles:\n  - apiKey: pk_test_qa\n    profile: {externalId: "bad-\\ud83d"}\n',
-     "entry 0 (externalId 'bad-\\ud83d'): contains an unpaired surrogate"),
+     "entry 1 (externalId 'bad-\\ud83d'): contains an unpaired surrogate"),
     ("profiles: [\n", "cannot read fixture file"),
 ])
 def test_broken_fixture_names_file_entry_and_field_and_loads_nothing(tmp_path, text, complaint):
@@ -105,14 +109,75 @@ def test_an_empty_folder_is_an_error(tmp_path):
 
 def test_keys_file_refusals_apply_to_fixtures(tmp_path):
     bad = write(tmp_path, "f.yaml", "profiles:\n  - apiKey: pk_test_revoked_key\n    profile: {externalId: r}\n")
-    with pytest.raises(FixtureError, match="entry 0 .*: apiKey: API key has been revoked"):
+    with pytest.raises(FixtureError, match="entry 1 .*: apiKey: API key has been revoked"):
         create_app({"FIXTURES": [bad], "KEYS_FILE": KEYS})
+
+
+BROKEN = """\
+    profiles:
+      - apiKey: pk_test_qa
+        profile: {externalId: fine}
+        id: 0b4c3a52-7a7e-4e69-9a69-2a0d8d1c4b11
+      - apiKey: pk_test_qa
+        profile: {externalId: two-rules, device: tv, phone: '123456789012345678901'}
+      - apiKey: sk_test_qa
+        profile: {externalId: secret-key}
+        firstSeenAt: '2025-02-01T00:00:00Z'
+        lastSeenAt: '2025-01-01T00:00:00Z'
+      - apiKey: pk_test_qa
+        profile: {externalId: clash}
+        id: 0B4C3A52-7A7E-4E69-9A69-2A0D8D1C4B11
+      - apiKey: pk_test_qa
+        profile: {externalId: also-fine}
+    """
+# Every problem of BROKEN, one line each, in entry order (the id clash ignores the UUID's case, as the store does).
+BROKEN_LINES = [
+    "entry 2 (externalId 'two-rules'): profile.device must be one of: mobile, desktop, tablet",
+    "entry 2 (externalId 'two-rules'): profile.phone must be at most 20 characters long",
+    "entry 3 (externalId 'secret-key'): apiKey: Invalid API key",
+    "entry 3 (externalId 'secret-key'): lastSeenAt: is before firstSeenAt",
+    "entry 4 (externalId 'clash'): id: id 0B4C3A52-7A7E-4E69-9A69-2A0D8D1C4B11 already belongs to externalId 'fine'",
+]
+
+
+def test_every_problem_of_every_entry_is_reported_and_nothing_loads(tmp_path):
+    bad = write(tmp_path, "bad.yaml", BROKEN)
+    also_bad = write(tmp_path, "more.json", '{"profiles": [{"apiKey": "pk_test_qa", "profile": {}}]}')
+    app = create_app({})
+    with pytest.raises(FixtureError) as caught:
+        app.extensions["gamifyhost_mock"].load_fixtures(read_documents([bad, also_bad]))
+    assert str(caught.value).splitlines() == [f"{bad}: {line}" for line in BROKEN_LINES] + [
+        f"{also_bad}: entry 1: profile.externalId is required"]
+    assert len(app.extensions["gamifyhost_mock"].store) == 0
+
+
+def test_a_long_list_of_problems_is_cut_with_a_count(tmp_path):
+    entries = "".join(f"  - apiKey: pk_test_qa\n    profile: {{externalId: e{i}, device: tv}}\n" for i in range(25))
+    bad = write(tmp_path, "bad.yaml", "profiles:\n" + entries)
+    with pytest.raises(FixtureError) as caught:
+        create_app({"FIXTURES": [bad]})
+    lines = str(caught.value).splitlines()
+    assert len(caught.value.problems) == 25
+    assert lines[0] == f"{bad}: entry 1 (externalId 'e0'): profile.device must be one of: mobile, desktop, tablet"
+    assert lines[19].startswith(f"{bad}: entry 20 (externalId 'e19'): ")
+    assert lines[20:] == ["… and 5 more"]
 
 
 def test_serve_refuses_to_start_with_a_broken_fixture(runner, tmp_path):
     from mock_server.cli import main
 
-    bad = write(tmp_path, "bad.yaml", "profiles:\n  - apiKey: pk_test_qa\n    profile: {externalId: x, device: tv}\n")
-    result = runner.invoke(main, ["serve", "--fixtures", str(bad), "--port", "4999"])
+    bad = write(tmp_path, "bad.yaml", BROKEN)
+    result = runner.invoke(main, ["serve", "--fixtures", str(bad)])
     assert result.exit_code == 1
-    assert f"Error: {bad}: entry 0 (externalId 'x'): profile.device is not one of the allowed values" in result.output
+    assert result.output.splitlines() == [f"Error: {bad}: {BROKEN_LINES[0]}"] + [
+        f"{bad}: {line}" for line in BROKEN_LINES[1:]]
+
+
+def test_the_control_api_lists_every_problem_with_its_field(client, store):
+    """POST /__mock/fixtures: the same lines as --fixtures, each with the failing field's path."""
+    response = client.post("/__mock/fixtures", json=yaml.safe_load(textwrap.dedent(BROKEN)))
+    assert response.status_code == 400
+    assert [(e["field"], e["message"]) for e in response.get_json()["errors"]] == list(zip(
+        ["profiles.1.profile.device", "profiles.1.profile.phone", "profiles.2.apiKey", "profiles.2.lastSeenAt",
+         "profiles.3.id"], [f"request body: {line}" for line in BROKEN_LINES], strict=True))
+    assert len(store) == 0

@@ -61,8 +61,8 @@ def test_seed_reports_failures_and_exits_non_zero():
         server.stop()
     assert run.returncode == 1
     assert f"{SHIPPED} created, 0 updated, 2 failed" in run.stdout
-    assert "seed-refused.yaml: entry 0 (externalId 'revoked-1'): 403 API key has been revoked" in run.stderr
-    assert "seed-refused.yaml: entry 1 (externalId 'unknown-1'): 401 Invalid API key" in run.stderr
+    assert "seed-refused.yaml: entry 1 (externalId 'revoked-1'): 403 API key has been revoked" in run.stderr
+    assert "seed-refused.yaml: entry 2 (externalId 'unknown-1'): 401 Invalid API key" in run.stderr
 
 
 def test_seed_gives_up_on_an_unreachable_server():
@@ -87,7 +87,10 @@ def test_seed_with_a_key_per_environment(target):
     (["--base-url", "http://127.0.0.1:9", "--api-key", "pk_test_a", "--api-key", "pk_test_b", str(FIXTURES)],
      "at most one key per environment"),
     (["--base-url", "http://127.0.0.1:9", str(ROOT / "tests" / "seed-broken.yaml")],
-     "seed-broken.yaml: entry 0 (externalId 'broken'): profile.country is not one of the allowed values"),
+     "seed-broken.yaml: entry 1 (externalId 'broken'): profile.country must be one of 249 values: an assigned "
+     "ISO 3166-1 alpha-2 code, upper case\n"
+     f"{ROOT / 'tests' / 'seed-broken.yaml'}: entry 2 (externalId 'also-broken'): profile.device must be one of: "
+     "mobile, desktop, tablet"),
 ])
 def test_seed_refuses_before_sending_anything(args, complaint):
     run = seed(*args, timeout=60)
