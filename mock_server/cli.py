@@ -141,7 +141,7 @@ def seed(base_url: str, api_keys: tuple[str, ...], concurrency: int, retries: in
     """
     from .fixtures import check_schema, read_documents
     from .safety import UnsafeTarget, refuse_live_writes
-    from .seed import Seeder, entries_from, environment_of
+    from .seed import Seeder, Unreachable, entries_from, environment_of
     from .spec import load_control_contract
 
     overrides: dict[str, str] = {}
@@ -163,7 +163,10 @@ def seed(base_url: str, api_keys: tuple[str, ...], concurrency: int, retries: in
     except UnsafeTarget as exc:
         raise click.ClickException(str(exc)) from None
     show = sys.stderr.isatty() if progress is None else progress
-    report = Seeder(base_url, retries=retries, timeout=timeout).run(entries, concurrency, show)
+    try:
+        report = Seeder(base_url, retries=retries, timeout=timeout).run(entries, concurrency, show)
+    except Unreachable as exc:
+        raise click.ClickException(str(exc)) from None
     report.skipped = skipped
     for origin, detail in report.failures:
         click.echo(f"failed: {origin}: {detail}", err=True)
