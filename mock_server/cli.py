@@ -18,14 +18,29 @@ class _ServeByDefault(click.Group):
     """A group that treats `gamifyhost-mock [OPTIONS]` as `gamifyhost-mock serve [OPTIONS]`."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if not args or (args[0] not in self.commands and args[0] not in ctx.help_option_names):
+        # Nothing, or an option that is not the group's own (-h, --version), means serve; a bare
+        # word is a command name, and click refuses one that is not ("No such command").
+        own = {name for param in self.get_params(ctx) for name in (*param.opts, *param.secondary_opts)}
+        if not args or (args[0].startswith("-") and args[0] not in own):
             args = ["serve", *args]
         return super().parse_args(ctx, args)
 
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """List each command with the whole first sentence of its help (click would cut it at 45-66 characters)."""
+        rows = [(name, command.get_short_help_str(limit=sys.maxsize)) for name in self.list_commands(ctx)
+                if (command := self.get_command(ctx, name)) is not None and not command.hidden]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
-@click.group(cls=_ServeByDefault)
+
+@click.group(cls=_ServeByDefault, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="gamifyhost-mock", prog_name="gamifyhost-mock", message="%(prog)s %(version)s")
 def main() -> None:
-    """Offline mock of the GamifyHost User Journeys API (Track / Enrich User)."""
+    """Offline mock of the GamifyHost User Journeys API (Track / Enrich User).
+
+    Without a command it runs serve, with the options given: gamifyhost-mock --port 5000.
+    """
 
 
 @main.command()

@@ -1,0 +1,66 @@
+"""The gamifyhost-mock command itself: help, version, and which words mean which command."""
+from __future__ import annotations
+
+from importlib.metadata import version
+
+import pytest
+
+from mock_server.cli import main
+
+
+def run(runner, *args: str, **extra):
+    """The command as a user types it (named gamifyhost-mock, as its console script is)."""
+    return runner.invoke(main, list(args), prog_name="gamifyhost-mock", **extra)
+
+
+def test_version_comes_from_the_package_metadata(runner):
+    result = run(runner, "--version")
+    assert (result.exit_code, result.output) == (0, f"gamifyhost-mock {version('gamifyhost-mock')}\n")
+
+
+@pytest.mark.parametrize("command", [[], ["serve"], ["seed"], ["contract"]])
+def test_dash_h_is_help_everywhere(runner, command):
+    short, long = run(runner, *command, "-h"), run(runner, *command, "--help")
+    assert (short.exit_code, long.exit_code) == (0, 0)
+    assert short.output == long.output
+    assert short.output.startswith(f"Usage: gamifyhost-mock {command[0] + ' ' if command else ''}[OPTIONS]")
+
+
+def test_top_level_help_gives_each_command_its_whole_first_sentence(runner):
+    output = run(runner, "--help", terminal_width=80).output
+    commands = output[output.index("Commands:\n"):].splitlines()
+    assert commands[0] == "Commands:"
+    assert "  seed      Upsert fixture profiles into a server through its public API." in commands
+    assert "  serve     Run the mock on a production WSGI server until Ctrl-C or SIGTERM." in commands
+    listed = " ".join(" ".join(line.split()) for line in commands[1:])
+    for name, command in main.commands.items():
+        first_sentence = " ".join(command.help.split(".")[0].split()) + "."
+        assert f"{name} {first_sentence}" in listed
+    assert "..." not in listed
+
+
+def test_a_misspelt_command_is_no_such_command(runner):
+    result = run(runner, "sed")
+    assert result.exit_code == 2
+    assert result.output.splitlines() == [
+        "Usage: gamifyhost-mock [OPTIONS] COMMAND [ARGS]...",
+        "Try 'gamifyhost-mock --help' for help.",
+        "",
+        "Error: No such command 'sed'. Did you mean 'seed'?",
+    ]
+
+
+@pytest.mark.parametrize("args, port", [([], 4010), (["--port", "5000"], 5000), (["--quiet", "--port", "5001"], 5001)])
+def test_no_command_or_options_alone_mean_serve(runner, monkeypatch, args, port):
+    started = []
+    monkeypatch.setattr("mock_server.server.serve", lambda app, host, port, **options: started.append((host, port)))
+    result = run(runner, *args)
+    assert result.exit_code == 0, result.output
+    assert started == [("127.0.0.1", port)]
+
+
+def test_serve_options_are_checked_by_serve(runner):
+    result = run(runner, "--port", "0")
+    assert result.exit_code == 2
+    assert result.output.startswith("Usage: gamifyhost-mock serve [OPTIONS]")
+    assert "Invalid value for '--port': 0 is not in the range 1<=x<=65535." in result.output
