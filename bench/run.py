@@ -5,7 +5,8 @@
 Needs wrk (Debian package `wrk`) and npm; installs Prism (@stoplight/prism-cli) into
 bench/.cache on first use. Every server gets the same wrk load: 16 connections POSTing
 upserts over 1,000 overlapping externalIds (bench/upsert.lua), after a warm-up. The mock,
-Prism, a bare-Flask ceiling and the mock with 1,000,000 profiles stored all run at once and
+the mock with --state (SQLite), Prism, a bare-Flask ceiling and the mock with 1,000,000
+profiles stored all run at once and
 are loaded in rotating order for several rounds; medians of req/s, p50 and p99 are printed
 side by side, with memory per stored profile, cold start to the first 200 and each target
 as a ratio.
@@ -112,10 +113,14 @@ def ensure_prism() -> None:
                         "@stoplight/prism-cli@5"], check=True, capture_output=True)
 
 
+STATE_FILE = Path(tempfile.mkdtemp()) / "bench-state.db"
+
+
 def commands(port: int, threads: int) -> dict[str, list[str]]:
     mock = [sys.executable, "-m", "mock_server", "serve", "--port", str(port), "--threads", str(threads)]
     return {
         "gamifyhost-mock": mock,
+        "gamifyhost-mock --state": [*mock, "--state", str(STATE_FILE)],
         "prism": [str(PRISM), "mock", str(ROOT / "openapi.yaml"), "-h", "127.0.0.1", "-p", str(port)],
         "bare flask (ceiling)": [sys.executable, str(HERE / "ceiling.py"), str(port), str(threads)],
     }
@@ -133,7 +138,7 @@ def main() -> None:
         sys.exit("wrk is needed: apt-get install wrk")
     ensure_prism()
 
-    # All four servers run at once; each wrk round loads them one after another, in an order
+    # All five servers run at once; each wrk round loads them one after another, in an order
     # that rotates, and the medians are reported: on a shared machine a single 10 s run varies
     # by well over the margins the targets ask about.
     servers: dict[str, tuple[subprocess.Popen, int]] = {}
@@ -176,7 +181,7 @@ def main() -> None:
     big = loads[big_name]
 
     cold: dict[str, float] = {}
-    for name in ("gamifyhost-mock", "prism"):
+    for name in ("gamifyhost-mock", "gamifyhost-mock --state", "prism"):
         times = []
         for _ in range(args.cold_starts):
             port = free_port()
@@ -191,6 +196,7 @@ def main() -> None:
         ("throughput vs Prism", mock.rps / prism.rps, ">=", 2.0),
         ("p99 vs Prism", mock.p99_ms / prism.p99_ms, "<=", 1.0),
         ("throughput with the big store vs empty", big.rps / mock.rps, ">=", 0.9),
+        ("throughput with --state vs in memory", loads["gamifyhost-mock --state"].rps / mock.rps, ">=", 0.8),
         ("bytes per stored profile / 1024", per_profile / 1024, "<=", 1.0),
         ("cold start vs Prism", cold["gamifyhost-mock"] / cold["prism"], "<=", 0.5),
         ("throughput vs bare-Flask ceiling (info)", mock.rps / loads["bare flask (ceiling)"].rps, "", 0),
