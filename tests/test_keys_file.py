@@ -118,3 +118,12 @@ def test_the_shipped_example_keys_file(clock, key, status, message):
     refused = client.post("/v1/user-journeys/users", json={"externalId": "u"}, headers={"X-API-Key": key})
     assert refused.status_code == status
     assert refused.get_json()["message"] == message
+
+
+def test_the_readme_shows_the_example_keys_file_as_it_is():
+    """The README's keys-file snippet is examples/keys.yaml (after its header comment), word for word."""
+    readme = (EXAMPLE_KEYS.parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### Keys file"):]
+    snippet = section[section.index("```yaml\n") + len("```yaml\n"):section.index("```\n", section.index("```yaml"))]
+    example = EXAMPLE_KEYS.read_text(encoding="utf-8")
+    assert snippet == example[example.index("partners:"):]
