@@ -80,8 +80,6 @@ def build_state(config: dict) -> MockState:
     if fixture_paths:
         state.load_fixtures(fixtures.read_documents(fixture_paths))
         state.loaded_from += fixture_paths
-    # The server forks its worker after this: let the SQLite store reopen its file in there.
-    storage.close()
     return state
 
 

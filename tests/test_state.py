@@ -130,3 +130,24 @@ def test_state_sync_sets_sqlite_synchronous(tmp_path, sync, level):
     storage = app.extensions["gamifyhost_mock"].store._storage
     assert storage._db().execute("PRAGMA synchronous").fetchone() == (level,)
     assert storage._db().execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+def test_no_sqlite_connection_crosses_a_fork(tmp_path):
+    """The server forks its worker after loading fixtures: the worker must open its own connection."""
+    from mock_server.journeys.sqlite import SqliteStorage
+    from mock_server.journeys.storage import Profile, ProfileFields
+
+    fields = ProfileFields(("displayName",), ("tags",))
+    storage = SqliteStorage(tmp_path / "s.db", fields)
+    storage.put(("p", "TEST"), "pk_test_p", Profile(1, "before-fork", 0, 0, ("a",), (None,)))
+    assert storage._connection is not None
+    pid = os.fork()
+    if pid == 0:  # the child: what it inherited must be closed, and it must work on its own
+        code = 0 if storage._connection is None and storage.get(("p", "TEST"), "before-fork") else 3
+        storage.put(("p", "TEST"), "pk_test_p", Profile(2, "in-child", 0, 0, ("b",), (None,)))
+        storage.close()
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert storage.get(("p", "TEST"), "in-child") == Profile(2, "in-child", 0, 0, ("b",), (None,))
+    storage.close()

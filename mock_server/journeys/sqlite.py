@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import uuid
+import weakref
 from contextlib import contextmanager, nullcontext
 from functools import lru_cache
 from pathlib import Path
@@ -45,8 +46,9 @@ def _quote(name: str) -> str:
 class SqliteStorage:
     """The storage interface over one SQLite file; one connection per process, opened lazily.
 
-    The connection is opened again in a process that did not open it: the server forks its
-    worker after the app is built, and SQLite connections must not cross a fork.
+    SQLite connections must not cross a fork, and the server forks its worker after the app
+    is built (and has loaded fixtures): the connection is closed before any fork and opened
+    again on first use, in whichever process that is.
     """
 
     def __init__(self, path: str | Path, fields: ProfileFields, sync: str = "normal") -> None:
@@ -70,6 +72,8 @@ class SqliteStorage:
         self._put_sql = (f"INSERT INTO profiles ({listed}) VALUES ({', '.join('?' * len(self._columns))}) "
                          f"ON CONFLICT (partnerId, environment, externalId) DO UPDATE SET {updates}")
         self._db()  # fail at start, not on the first request, if the file is unusable
+        alive = weakref.ref(self)
+        os.register_at_fork(before=lambda: (store := alive()) is not None and store.close())
 
     # -- the connection ----------------------------------------------------------------------
 
