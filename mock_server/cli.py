@@ -11,6 +11,7 @@ from . import DEFAULT_MAX_BODY, DEFAULTS, create_app
 from .auth import KeysFileError
 from .fixtures import FixtureError
 from .journeys.sqlite import SYNC_MODES, StateFileError
+from .logs import LOG_FORMATS, announce
 from .state import EXTENSION
 
 
@@ -66,10 +67,14 @@ def main() -> None:
 @click.option("--max-body", default=DEFAULT_MAX_BODY, show_default=True, type=click.IntRange(1),
               help="Largest request body in bytes; larger ones get 413.")
 @click.option("--quiet", is_flag=True, help="Do not log one line per request.")
+@click.option("--log-format", type=click.Choice(LOG_FORMATS), default=LOG_FORMATS[0], show_default=True,
+              help="text: for people; json: one JSON object per line (requests, start, stop, warnings), "
+                   "for log collectors.")
 def serve(host: str, port: int, keys_file: Path | None, threads: int, fixture_paths: tuple[Path, ...],
           state_file: Path | None, state_sync: str, no_control_api: bool, cors_origins: tuple[str, ...], max_body: int,
-          quiet: bool) -> None:
+          quiet: bool, log_format: str) -> None:
     """Run the mock on a production WSGI server until Ctrl-C or SIGTERM."""
+    from .server import ListenError
     from .server import serve as run_server
 
     try:
@@ -81,14 +86,18 @@ def serve(host: str, port: int, keys_file: Path | None, threads: int, fixture_pa
         raise click.ClickException(str(exc)) from None
     mock = app.extensions[EXTENSION]
     if mock.loaded_from:
-        click.echo(f"loaded {len(mock.store)} profiles from {', '.join(map(str, mock.loaded_from))}")
+        announce(log_format, f"loaded {len(mock.store)} profiles from {', '.join(map(str, mock.loaded_from))}")
 
     def close_state() -> None:
         kept = len(mock.store)
         mock.store.close()
-        click.echo(f"state: {kept} profiles kept in {state_file}")
+        announce(log_format, f"state: {kept} profiles kept in {state_file}")
 
-    run_server(app, host, port, threads=threads, access_log=not quiet, on_exit=close_state if state_file else None)
+    try:
+        run_server(app, host, port, threads=threads, access_log=not quiet,
+                   on_exit=close_state if state_file else None, log_format=log_format)
+    except ListenError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @main.command(context_settings={"ignore_unknown_options": True})

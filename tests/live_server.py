@@ -34,13 +34,18 @@ class LiveServer:
         return self.process.returncode, output
 
 
-def start_server(*args: str, timeout: float = 30) -> LiveServer:
-    """Run `python -m mock_server serve --port <free> ARGS` and wait until it accepts connections."""
-    port = free_port()
-    process = subprocess.Popen(
+def launch(port: int, *args: str) -> subprocess.Popen:
+    """Run `python -m mock_server serve --port PORT ARGS`, its output (both streams) piped as text."""
+    return subprocess.Popen(
         [sys.executable, "-m", "mock_server", "serve", "--port", str(port), *args],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
+
+
+def start_server(*args: str, timeout: float = 30) -> LiveServer:
+    """Run `python -m mock_server serve --port <free> ARGS` and wait until it accepts connections."""
+    port = free_port()
+    process = launch(port, *args)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
