@@ -1,7 +1,9 @@
 """The `gamifyhost-mock` command. With no subcommand it runs `serve`."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import sys
 
@@ -9,6 +11,7 @@ import click
 
 from . import DEFAULT_MAX_BODY, DEFAULTS, create_app
 from .auth import KeysFileError
+from .bundled import DEMO, demo_fixtures, demo_keys
 from .fixtures import FixtureError
 from .journeys.sqlite import SYNC_MODES, StateFileError
 from .logs import LOG_FORMATS, announce
@@ -35,6 +38,17 @@ class _ServeByDefault(click.Group):
                 formatter.write_dl(rows)
 
 
+class _DataPath(click.Path):
+    """An existing file or folder, or 'demo' for the data the package ships (write ./demo for a folder so named)."""
+
+    def __init__(self, demo: Callable[[], Path], dir_okay: bool = True) -> None:
+        super().__init__(exists=True, dir_okay=dir_okay, path_type=Path)
+        self._demo = demo
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        return self._demo() if value == DEMO else super().convert(value, param, ctx)
+
+
 @click.group(cls=_ServeByDefault, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="gamifyhost-mock", prog_name="gamifyhost-mock", message="%(prog)s %(version)s")
 def main() -> None:
@@ -48,13 +62,14 @@ def main() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=4010, show_default=True, type=click.IntRange(1, 65535),
               help="Port to listen on.")
-@click.option("--keys", "keys_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="YAML file of partners and keys; without it any well-formed pk_ key works.")
+@click.option("--keys", "keys_file", type=_DataPath(demo_keys, dir_okay=False),
+              help="YAML file of partners and keys, or 'demo' for the demo data set's; without it any "
+                   "well-formed pk_ key works.")
 @click.option("--threads", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Worker threads in the single server process. One is fastest; use more if "
                    "clients call concurrently while latency faults are set (a delay holds its thread).")
-@click.option("--fixtures", "fixture_paths", multiple=True, type=click.Path(exists=True, path_type=Path),
-              help="Fixture file or folder to preload; repeatable.")
+@click.option("--fixtures", "fixture_paths", multiple=True, type=_DataPath(demo_fixtures),
+              help="Fixture file or folder to preload, or 'demo' for the shipped data set; repeatable.")
 @click.option("--state", "state_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Keep profiles in this SQLite database (created if missing): every write is "
                    "committed before it is answered, so they survive a crash and a restart.")
@@ -156,7 +171,7 @@ def contract(base_url: str | None, api_key: str | None, other_api_key: tuple[str
               help="Seconds to wait for each answer.")
 @click.option("--allow-live", is_flag=True, help="Allow pk_live_ keys against a non-loopback URL.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: when on a terminal).")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=_DataPath(demo_fixtures))
 def seed(base_url: str, api_keys: tuple[str, ...], concurrency: int, retries: int, timeout: float,
          allow_live: bool, progress: bool | None, paths: tuple[Path, ...]) -> None:
     """Upsert fixture profiles into a server through its public API.

@@ -2,10 +2,14 @@
 from __future__ import annotations
 
 from importlib.metadata import version
+from pathlib import Path
 
 import pytest
 
+from live_server import free_port
+from mock_server.auth import derived_partner_id
 from mock_server.cli import main
+from mock_server.fixtures import read_documents
 
 
 def run(runner, *args: str, **extra):
@@ -64,3 +68,45 @@ def test_serve_options_are_checked_by_serve(runner):
     assert result.exit_code == 2
     assert result.output.startswith("Usage: gamifyhost-mock serve [OPTIONS]")
     assert "Invalid value for '--port': 0 is not in the range 1<=x<=65535." in result.output
+
+
+def served_app(runner, monkeypatch, *args: str):
+    """Run `gamifyhost-mock ARGS` up to the point of serving; return its output and the app it would serve."""
+    apps = []
+    monkeypatch.setattr("mock_server.server.serve", lambda app, *rest, **options: apps.append(app))
+    result = run(runner, *args)
+    assert result.exit_code == 0, result.output
+    return result.output, apps[0]
+
+
+def test_fixtures_demo_is_the_shipped_data_set_and_keys_demo_its_keys(runner, monkeypatch):
+    root = Path(__file__).resolve().parent.parent
+    output, app = served_app(runner, monkeypatch, "--fixtures", "demo", "--keys", "demo")
+    shipped = sum(len(doc["profiles"]) for _, doc in read_documents([root / "fixtures"]))
+    assert output == f"loaded {shipped} profiles from {root / 'fixtures'}\n"
+    refused = app.test_client().post("/v1/user-journeys/users", json={"externalId": "x"},
+                                     headers={"X-API-Key": "pk_test_revoked_key"})
+    assert refused.get_json()["message"] == "API key has been revoked"  # examples/keys.yaml is in force
+
+
+def test_fixtures_demo_loads_without_a_keys_file_too(runner, monkeypatch):
+    """Its keys are well-formed pk_ keys, so without --keys they authenticate as derived partners."""
+    output, app = served_app(runner, monkeypatch, "--fixtures", "demo")
+    profiles = app.test_client().get("/__mock/profiles?limit=100").get_json()
+    assert output.startswith(f"loaded {profiles['meta']['total']} profiles from ")
+    assert profiles["meta"]["total"] >= 50
+    assert {p["partnerId"] for p in profiles["data"]} >= {derived_partner_id("globex")}
+
+
+def test_a_path_that_does_not_exist_is_still_refused(runner):
+    result = run(runner, "--fixtures", "demo.yaml")
+    assert result.exit_code == 2
+    assert "Invalid value for '--fixtures': Path 'demo.yaml' does not exist." in result.output
+
+
+def test_seed_demo_is_the_shipped_data_set(runner):
+    """`seed demo` reads and checks the data set, then finds nothing listening at the URL."""
+    url = f"http://127.0.0.1:{free_port()}"
+    result = run(runner, "seed", "--base-url", url, "demo")
+    assert result.exit_code == 1
+    assert result.output == f"Error: cannot reach {url} (connection refused); nothing was sent\n"

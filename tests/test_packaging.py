@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from mock_server.fixtures import read_documents
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -33,10 +35,42 @@ def test_wheel_ships_the_spec_keys_schema_and_contract_suite(wheel):
         assert "gamifyhost-mock = mock_server.cli:main" in archive.read(entry_points).decode()
 
 
-def test_installed_package_serves_its_own_copy(wheel, tmp_path):
-    target = tmp_path / "site"
+def test_wheel_ships_the_demo_data_set_and_its_keys(wheel):
+    with zipfile.ZipFile(wheel) as archive:
+        assert archive.read("mock_server/data/keys.yaml") == (ROOT / "examples" / "keys.yaml").read_bytes()
+        fixtures = sorted(p for p in (ROOT / "fixtures").iterdir() if p.is_file())
+        assert len(fixtures) >= 3
+        for path in fixtures:
+            assert archive.read(f"mock_server/data/fixtures/{path.name}") == path.read_bytes()
+
+
+@pytest.fixture(scope="module")
+def installed(wheel, tmp_path_factory) -> Path:
+    """The wheel installed on its own into a folder (put it first on PYTHONPATH to use it)."""
+    target = tmp_path_factory.mktemp("site")
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
                    check=True, timeout=300)
+    return target
+
+
+def test_installed_command_loads_the_demo_data_set_with_its_keys(installed, tmp_path):
+    """`gamifyhost-mock --fixtures demo --keys demo` in a pip-installed package, up to serving."""
+    probe = ("import mock_server.server as server; from mock_server.cli import main;"
+             "server.serve = lambda app, *args, **options: print(app.test_client().post("
+             "'/v1/user-journeys/users', json={'externalId': 'x'}, headers={'X-API-Key': 'pk_test_revoked_key'}"
+             ").status_code);"
+             "main(['--fixtures', 'demo', '--keys', 'demo'], prog_name='gamifyhost-mock')")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path,
+                            env={**os.environ, "PYTHONPATH": str(installed)}, timeout=60)
+    assert result.returncode == 0, result.stderr
+    shipped = sum(len(document["profiles"]) for _, document in read_documents([ROOT / "fixtures"]))
+    data = installed / "mock_server" / "data" / "fixtures"
+    assert result.stdout.splitlines() == [f"loaded {shipped} profiles from {data}",
+                                          "403"]  # the revoked key of the shipped keys file
+
+
+def test_installed_package_serves_its_own_copy(installed, tmp_path):
+    target = installed
     probe = ("from mock_server import create_app; from mock_server.spec import default_spec_path;"
              "print(default_spec_path());"
              "c = create_app().test_client();"
