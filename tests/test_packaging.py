@@ -53,6 +53,14 @@ def installed(wheel, tmp_path_factory) -> Path:
     return target
 
 
+def run_installed(installed: Path, cwd: Path, probe: str) -> str:
+    """Run Python code against the installed copy only (from another folder); return what it printed."""
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=cwd,
+                            env={**os.environ, "PYTHONPATH": str(installed)}, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
 def test_installed_command_loads_the_demo_data_set_with_its_keys(installed, tmp_path):
     """`gamifyhost-mock --fixtures demo --keys demo` in a pip-installed package, up to serving."""
     probe = ("import mock_server.server as server; from mock_server.cli import main;"
@@ -60,26 +68,20 @@ def test_installed_command_loads_the_demo_data_set_with_its_keys(installed, tmp_
              "'/v1/user-journeys/users', json={'externalId': 'x'}, headers={'X-API-Key': 'pk_test_revoked_key'}"
              ").status_code);"
              "main(['--fixtures', 'demo', '--keys', 'demo'], prog_name='gamifyhost-mock')")
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path,
-                            env={**os.environ, "PYTHONPATH": str(installed)}, timeout=60)
-    assert result.returncode == 0, result.stderr
+    output = run_installed(installed, tmp_path, probe)
     shipped = sum(len(document["profiles"]) for _, document in read_documents([ROOT / "fixtures"]))
     data = installed / "mock_server" / "data" / "fixtures"
-    assert result.stdout.splitlines() == [f"loaded {shipped} profiles from {data}",
-                                          "403"]  # the revoked key of the shipped keys file
+    assert output.splitlines() == [f"loaded {shipped} profiles from {data}",
+                                   "403"]  # the revoked key of the shipped keys file
 
 
 def test_installed_package_serves_its_own_copy(installed, tmp_path):
-    target = installed
     probe = ("from mock_server import create_app; from mock_server.spec import default_spec_path;"
              "print(default_spec_path());"
              "c = create_app().test_client();"
              "print(c.post('/v1/user-journeys/users', json={'externalId': 'x'},"
              " headers={'X-API-Key': 'pk_test_a'}).status_code)")
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path,
-                            env={**os.environ, "PYTHONPATH": str(target)}, timeout=60)
-    assert result.returncode == 0, result.stderr
-    spec_path, status = result.stdout.split()
-    assert Path(spec_path) == target / "mock_server" / "openapi.yaml"
+    spec_path, status = run_installed(installed, tmp_path, probe).split()
+    assert Path(spec_path) == installed / "mock_server" / "openapi.yaml"
     assert Path(spec_path).read_bytes() == (ROOT / "openapi.yaml").read_bytes()
     assert status == "200"
