@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import socket
@@ -14,6 +15,8 @@ from pathlib import Path
 
 import pytest
 from live_server import free_port, http, launch, start_server
+
+from mock_server.logs import JsonFormatter
 
 TRACK = "/v1/user-journeys/users"
 KEY = {"X-API-Key": "pk_test_process", "Content-Type": "application/json"}
@@ -144,6 +147,8 @@ def _running(pid: int) -> bool:
 def test_the_worker_dies_with_its_parent():
     live = start_server()
     port = int(live.url.rsplit(":", 1)[1])
+    # The port accepts connections (into its queue) as soon as the parent listens, before the fork.
+    assert wait_for(lambda: len(_children(live.process.pid)) == 1, 10)
     [worker] = _children(live.process.pid)
     try:
         live.process.kill()
@@ -182,6 +187,18 @@ def test_json_log_format_writes_one_object_per_line():
         {"level": "info", "message": "gamifyhost-mock stopped"},
     ]
     assert all(isinstance(records[i]["durationMs"], float) and records[i]["durationMs"] >= 0 for i in (1, 3))
+
+
+def test_a_json_log_record_carries_its_traceback():
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        record = logging.getLogger("mock_server").makeRecord(
+            "mock_server", logging.ERROR, __file__, 1, "unhandled %s", ("error",), sys.exc_info())
+    line = json.loads(JsonFormatter().format(record))
+    assert (line["level"], line["message"]) == ("error", "unhandled error")
+    assert line["error"].startswith("Traceback") and line["error"].endswith("ValueError: boom")
+    assert _parse_time(line["time"]).timestamp() == pytest.approx(record.created, abs=0.001)
 
 
 def test_text_log_format_is_the_default():
