@@ -108,6 +108,7 @@ def base_url(host: str, port: int) -> str:
 
 
 def _why(exc: OSError, host: str, port: int) -> str:
+    """The one line that says why host:port could not be listened on."""
     if exc.errno == errno.EADDRINUSE:
         return f"port {port} on {host} is already in use"
     if exc.errno == errno.EACCES:
