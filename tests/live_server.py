@@ -10,7 +10,10 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from typing_extensions import Self  # typing.Self from Python 3.11
 
 
 def free_port() -> int:
@@ -25,6 +28,14 @@ class LiveServer:
 
     process: subprocess.Popen
     url: str
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        """Stop it unless the block did: a failing test leaves no server behind."""
+        if self.process.returncode is None:
+            self.stop()
 
     def stop(self, timeout: float = 15) -> tuple[int, str]:
         """SIGTERM the server; return its exit code and everything it printed."""

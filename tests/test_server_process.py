@@ -51,14 +51,11 @@ def wait_for(condition: Callable[[], bool], timeout: float) -> bool:
 
 
 def test_a_second_mock_on_the_port_is_refused_and_the_first_keeps_every_upsert():
-    live = start_server()
-    port = int(live.url.rsplit(":", 1)[1])
-    try:
+    with start_server() as live:
+        port = int(live.url.rsplit(":", 1)[1])
         assert run_mock("--port", str(port)) == (1, in_use(port))
         ids = {http("POST", live.url + TRACK, {"externalId": "one"}, KEY)[2]["data"]["id"] for _ in range(8)}
         assert len(ids) == 1
-    finally:
-        live.stop()
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "::1"])
@@ -147,17 +144,19 @@ def _running(pid: int) -> bool:
 def test_the_worker_dies_with_its_parent():
     live = start_server()
     port = int(live.url.rsplit(":", 1)[1])
-    # The port accepts connections (into its queue) as soon as the parent listens, before the fork.
-    assert wait_for(lambda: len(_children(live.process.pid)) == 1, 10)
-    [worker] = _children(live.process.pid)
+    workers: list[int] = []
     try:
+        # The port accepts connections (into its queue) as soon as the parent listens, before the fork.
+        assert wait_for(lambda: len(_children(live.process.pid)) == 1, 10)
+        workers = _children(live.process.pid)
         live.process.kill()
         live.process.wait(timeout=15)
-        assert wait_for(lambda: not _running(worker), 10)
+        assert wait_for(lambda: not _running(workers[0]), 10)
         assert not _accepts(port)
     finally:
-        if _running(worker):
-            os.kill(worker, signal.SIGKILL)
+        live.process.kill()
+        for pid in filter(_running, workers):
+            os.kill(pid, signal.SIGKILL)
         live.process.communicate(timeout=15)
 
 
@@ -168,11 +167,11 @@ def _parse_time(value: str) -> datetime:
 
 def test_json_log_format_writes_one_object_per_line():
     before = datetime.now().astimezone()
-    live = start_server("--log-format", "json")
-    http("POST", live.url + TRACK, {"externalId": "logged"}, KEY)
-    http("POST", live.url + "/__mock/faults", {"type": "latency", "latencyMs": 1, "count": 1},
-         {"Content-Type": "application/json"})
-    code, output = live.stop()
+    with start_server("--log-format", "json") as live:
+        http("POST", live.url + TRACK, {"externalId": "logged"}, KEY)
+        http("POST", live.url + "/__mock/faults", {"type": "latency", "latencyMs": 1, "count": 1},
+             {"Content-Type": "application/json"})
+        code, output = live.stop()
     assert code == 0, output
     records = [json.loads(line) for line in output.splitlines()]
     for record in records:
@@ -202,9 +201,9 @@ def test_a_json_log_record_carries_its_traceback():
 
 
 def test_text_log_format_is_the_default():
-    live = start_server()
-    http("POST", live.url + TRACK, {"externalId": "logged"}, KEY)
-    code, output = live.stop()
+    with start_server() as live:
+        http("POST", live.url + TRACK, {"externalId": "logged"}, KEY)
+        code, output = live.stop()
     lines = output.splitlines()
     assert code == 0 and len(lines) == 3, output
     assert lines[0] == f"gamifyhost-mock serving on {live.url} (Ctrl-C to stop)"
