@@ -8,6 +8,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from spec_refs import unresolved_refs
 
 from mock_server.fixtures import read_documents
 
@@ -85,3 +86,16 @@ def test_installed_package_serves_its_own_copy(installed, tmp_path):
     assert Path(spec_path) == installed / "mock_server" / "openapi.yaml"
     assert Path(spec_path).read_bytes() == (ROOT / "openapi.yaml").read_bytes()
     assert status == "200"
+
+
+def test_installed_control_spec_resolves_its_references(installed: Path, tmp_path: Path) -> None:
+    """As files (what Redocly or Spectral read there) and through the mock's own registry."""
+    probe = ("from mock_server.spec import CONTROL_SPEC_PATH, load_control_contract;"
+             "print(CONTROL_SPEC_PATH);"
+             "fixtures = load_control_contract().validator('#/components/schemas/FixtureDocument');"
+             "print(*(fixtures.is_valid({'profiles': [{'apiKey': 'pk_test_a', 'profile': p}]})"
+             " for p in ({'externalId': 'x'}, {'externalId': ''})))")
+    control, named, empty = run_installed(installed, tmp_path, probe).split()
+    assert Path(control) == installed / "mock_server" / "control-openapi.yaml"
+    assert unresolved_refs(Path(control)) == []
+    assert (named, empty) == ("True", "False")  # the profile was checked by openapi.yaml's rules
