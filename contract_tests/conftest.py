@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import os
+import sys
+from typing import Any
 
 import pytest
 
@@ -14,11 +16,24 @@ from mock_server.spec import load_contract
 
 from .inferred import Judge
 from .schema import aim
-from .target import MOCK_KEY, MOCK_OTHER_KEYS, ApiClient, Target
+from .target import (
+    LOCAL_MAX_EXAMPLES,
+    MOCK_KEY,
+    MOCK_OTHER_KEYS,
+    REMOTE_MAX_EXAMPLES,
+    REMOTE_RATE_LIMIT,
+    ApiClient,
+    Target,
+    TargetUnusable,
+    default_load,
+    load_app_factory,
+    preflight,
+)
 
 OPERATION = "trackUser"
-REMOTE_MAX_EXAMPLES = 20
-REMOTE_RATE_LIMIT = 5.0
+# Exit code of a run that tested nothing: a key was refused or the target could not be reached.
+# (pytest's own codes are 0-5; 4, a usage error, is also what a refused live key gets.)
+EXIT_UNTESTED = 6
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -33,9 +48,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--allow-live", action="store_true",
                     help="allow a pk_live_ key against a server that is not on this machine")
     group.addoption("--max-examples", type=int, default=None,
-                    help=f"examples per test (default 100 in-process, {REMOTE_MAX_EXAMPLES} remote)")
+                    help=f"examples per test (default {LOCAL_MAX_EXAMPLES} in-process or on this machine, "
+                         f"{REMOTE_MAX_EXAMPLES} elsewhere)")
     group.addoption("--rate-limit", type=float, default=None,
-                    help=f"requests per second at most (default none in-process, {REMOTE_RATE_LIMIT:g} remote)")
+                    help=f"requests per second at most (default none in-process or on this machine, "
+                         f"{REMOTE_RATE_LIMIT:g} elsewhere)")
     group.addoption("--no-shrink", action="store_true",
                     help="report the first failing example as found, without minimising it (faster)")
     group.addoption("--app", default=None,
@@ -50,23 +67,25 @@ def _target_from(config: pytest.Config) -> Target:
     shrink = not config.getoption("no_shrink")
     others = config.getoption("other_api_key") or (
         [os.environ["GAMIFYHOST_OTHER_API_KEY"]] if os.environ.get("GAMIFYHOST_OTHER_API_KEY") else [])
+    max_examples, rate_limit = default_load(base_url)
+    load: dict[str, Any] = {"max_examples": config.getoption("max_examples") or max_examples,
+                            "rate_limit": config.getoption("rate_limit") or rate_limit, "shrink": shrink}
     if base_url is None:
         target = Target(api_key=config.getoption("api_key") or MOCK_KEY,
                         other_api_keys=tuple(others) or MOCK_OTHER_KEYS,
                         app_factory=config.getoption("app") or "mock_server:create_app",
-                        max_examples=config.getoption("max_examples") or 100,
-                        rate_limit=config.getoption("rate_limit"),
-                        inferred_fail=config.getoption("inferred") != "warn", shrink=shrink)
+                        inferred_fail=config.getoption("inferred") != "warn", **load)
+        try:
+            load_app_factory(target.app_factory)
+        except (ImportError, AttributeError, ValueError) as exc:
+            raise pytest.UsageError(f"--app {target.app_factory}: {exc}") from None
     else:
         if not config.getoption("api_key"):
             raise pytest.UsageError("--api-key (or GAMIFYHOST_API_KEY) is required with --base-url")
         if config.getoption("app"):
             raise pytest.UsageError("--app is for the in-process mock; it cannot go with --base-url")
         target = Target(api_key=config.getoption("api_key"), other_api_keys=tuple(others),
-                        base_url=base_url,
-                        max_examples=config.getoption("max_examples") or REMOTE_MAX_EXAMPLES,
-                        rate_limit=config.getoption("rate_limit") or REMOTE_RATE_LIMIT,
-                        inferred_fail=config.getoption("inferred") == "fail", shrink=shrink)
+                        base_url=base_url, inferred_fail=config.getoption("inferred") == "fail", **load)
     try:
         target.check_safety(config.getoption("allow_live"))
     except UnsafeTarget as exc:
@@ -74,18 +93,54 @@ def _target_from(config: pytest.Config) -> Target:
     return target
 
 
+def _target(config: pytest.Config) -> Target:
+    """The run's target, made once from the options."""
+    if TARGET_KEY not in config.stash:
+        config.stash[TARGET_KEY] = _target_from(config)
+    return config.stash[TARGET_KEY]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> int | None:
+    """Before pytest starts: stop with one line if the target refuses a key or cannot be reached.
+
+    Otherwise every request of the run would be answered 401, and tests that accept a 401 as a
+    correct answer (it is one, for a bad key) would pass without having tested anything.
+    """
+    if config.option.help or config.option.version:
+        return None
+    try:
+        preflight(_target(config))
+    except TargetUnusable as exc:
+        sys.stderr.write(f"contract: {exc}; nothing was tested\n")
+        return EXIT_UNTESTED
+    return None
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    target = _target_from(config)
-    config.stash[TARGET_KEY] = target
-    aim(target)
+    aim(_target(config))
 
 
-def pytest_report_header(config: pytest.Config) -> list[str]:
-    target = config.stash[TARGET_KEY]
-    where = f"in-process ({target.app_factory})" if target.in_process else target.url
-    return [f"contract target: {where}; externalId prefix {target.prefix}; "
-            f"max examples {target.max_examples}; inferred rules: "
-            f"{'fail' if target.inferred_fail else 'warn'}"]
+@pytest.hookimpl(wrapper=True)
+def pytest_sessionstart(session: pytest.Session) -> Any:
+    """After pytest's own header (or first, with -q): what is tested, how, and the run prefix."""
+    result = yield
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        for line in header(_target(session.config)):
+            reporter.write_line(line)
+    return result
+
+
+def header(target: Target) -> list[str]:
+    where = f"the mock in-process ({target.app_factory})" if target.in_process else target.url
+    others = len(target.other_api_keys)
+    return [f"contract target: {where}, run prefix {target.prefix}",
+            f"contract settings: {target.max_examples} examples per test, "
+            + (f"at most {target.rate_limit:g} requests/s" if target.rate_limit else "no rate cap")
+            + f", x-inferred breaches {'fail' if target.inferred_fail else 'warn'}"
+            + (", no shrinking" if not target.shrink else "")
+            + (f", {others} other key{'s' * (others > 1)}" if others else ", no other key")]
 
 
 TARGET_KEY = pytest.StashKey[Target]()

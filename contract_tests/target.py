@@ -8,18 +8,28 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 import shlex
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from http import HTTPStatus
+from typing import Any
 
-from mock_server.safety import refuse_live_writes
+import requests
+
+from mock_server.safety import is_loopback, refuse_live_writes
 
 TRACK_PATH = "/v1/user-journeys/users"
 IN_PROCESS_URL = "http://localhost"
 DEFAULT_APP = "mock_server:create_app"
+# How hard a run pushes by default: the mock in-process or any server on this machine gets the
+# full run; a server elsewhere (staging, a partner's) a gentle one.
+LOCAL_MAX_EXAMPLES = 100
+REMOTE_MAX_EXAMPLES = 20
+REMOTE_RATE_LIMIT = 5.0
 # Keys the suite uses against the in-process mock: a partner's test key, the same partner's
 # live key, and a second partner.
 MOCK_KEY = "pk_test_contract0suite0partner0a"
@@ -32,6 +42,20 @@ def load_app_factory(spec: str) -> Callable[[], Any]:
     if not attr:
         raise ValueError(f"--app takes module:callable, not {spec!r}")
     return getattr(importlib.import_module(module_name), attr)
+
+
+def default_load(base_url: str | None) -> tuple[int, float | None]:
+    """Examples per test and requests per second (None: no cap) when the user gives neither."""
+    if base_url is None or is_loopback(base_url):
+        return LOCAL_MAX_EXAMPLES, None
+    return REMOTE_MAX_EXAMPLES, REMOTE_RATE_LIMIT
+
+
+def key_hint(key: str) -> str:
+    """A key as output may show it: its kind (pk_test_, …) and at most 3 characters, never half the rest."""
+    kind = re.match(r"[a-z]{2}_[a-z]{4}_", key)
+    start = kind.end() if kind else 0
+    return key[:start + min(3, (len(key) - start) // 2)] + "…"
 
 
 @dataclass
@@ -118,8 +142,6 @@ class ApiClient:
 
             self._wsgi = Client(target.app)
         else:
-            import requests
-
             self._session = requests.Session()
 
     def track(self, body: dict[str, Any], key: str) -> Exchange:
@@ -131,8 +153,8 @@ class ApiClient:
                          "-d", shlex.quote(payload)])
         self._limiter.wait()
         if self._target.in_process:
-            response = self._wsgi.post(TRACK_PATH, data=payload, headers=headers)
-            status, text = response.status_code, response.get_data(as_text=True)
+            answer = self._wsgi.post(TRACK_PATH, data=payload, headers=headers)
+            status, text = answer.status_code, answer.get_data(as_text=True)
         else:
             response = self._session.post(url, data=payload, headers=headers, timeout=30)
             status, text = response.status_code, response.text
@@ -141,3 +163,38 @@ class ApiClient:
         except ValueError:
             parsed = text
         return Exchange(status, parsed, curl)
+
+
+class TargetUnusable(Exception):
+    """The target refused a key or could not be reached: a run would test nothing."""
+
+
+def preflight(target: Target) -> None:
+    """One harmless request per key the run will use, before any test: POST `{}` to Track User.
+
+    Assumes what the mock does and the docs imply (authentication sits in front of every
+    endpoint): a server that accepts the key answers 400 for the empty body and stores nothing,
+    one that refuses it answers 401 or 403. Any other answer is left for the tests to judge.
+    """
+    client = ApiClient(target)
+    for key in (target.api_key, *target.other_api_keys):
+        try:
+            exchange = client.track({}, key)
+        except requests.RequestException as exc:
+            raise TargetUnusable(f"cannot reach {target.url} ({_cause(exc)})") from None
+        if exchange.status in (HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN):
+            body = exchange.body
+            message = body.get("message") if isinstance(body, dict) else None
+            answer = message if isinstance(message, str) else HTTPStatus(exchange.status).phrase
+            raise TargetUnusable(f"the target refused key {key_hint(key)} ({exchange.status} {answer})")
+
+
+def _cause(exc: BaseException) -> str:
+    """The operating system's words for a failed connection (e.g. "Connection refused")."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.strerror:
+            return seen.strerror
+        reason = getattr(seen, "reason", None)  # urllib3 keeps the cause here, not in __cause__
+        seen = seen.__cause__ or seen.__context__ or (reason if isinstance(reason, BaseException) else None)
+    return type(exc).__name__

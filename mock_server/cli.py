@@ -121,9 +121,10 @@ def serve(host: str, port: int, keys_file: Path | None, threads: int, fixture_pa
 @click.option("--other-api-key", multiple=True,
               help="Key of the other environment or another partner, for the isolation checks.")
 @click.option("--allow-live", is_flag=True, help="Allow a pk_live_ key against a non-loopback URL.")
-@click.option("--max-examples", type=click.IntRange(1), help="Examples per test (default 100, 20 remote).")
+@click.option("--max-examples", type=click.IntRange(1),
+              help="Examples per test (default 100; 20 against a URL that is not on this machine).")
 @click.option("--rate-limit", type=click.FloatRange(min=0, min_open=True),
-              help="Requests per second at most (default none in-process, 5 remote).")
+              help="Requests per second at most (default none; 5 against a URL not on this machine).")
 @click.option("--inferred", type=click.Choice(["fail", "warn"]),
               help="Breaches of x-inferred rules: fail (mock default) or warn (URL default).")
 @click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), help="Write a JUnit XML report.")
@@ -135,17 +136,31 @@ def contract(base_url: str | None, api_key: str | None, other_api_key: tuple[str
              no_shrink: bool, app_factory: str | None, pytest_args: tuple[str, ...]) -> None:
     """Run the contract suite against the mock or a server; exit 0 only if it conforms.
 
-    Arguments after the options go to pytest as they are (e.g. -x, -k laws).
+    Exit 1: it does not conform; 4: a usage error or a live key refused; 6: nothing was tested
+    (the target refused a key or could not be reached). Arguments after the options go to pytest
+    as they are (e.g. -x, -k laws).
     """
+    import os
+
     try:
         import pytest
+
         import contract_tests
+        from contract_tests.progress import Progress
     except ImportError as exc:
         raise click.ClickException(
             f"the contract suite needs its extras ({exc.name} is missing): "
             "pip install 'gamifyhost-mock[contract]'") from None
+    # Hypothesis keeps its example database (and constants cache) in the user's cache, not in
+    # whatever folder the command runs from.
+    if not os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
+        cache = os.environ.get("XDG_CACHE_HOME", "")
+        os.environ["HYPOTHESIS_STORAGE_DIRECTORY"] = str(
+            (Path(cache) if os.path.isabs(cache) else Path.home() / ".cache") / "gamifyhost-mock" / "hypothesis")
     suite = Path(contract_tests.__file__).resolve().parent
-    args = [str(suite), "-p", "no:cacheprovider", "--rootdir", str(suite), "-q", "-rfEsw"]
+    # Quiet, with one line per test from Progress instead of pytest's dots and percentages.
+    args = [str(suite), "-p", "no:cacheprovider", "--rootdir", str(suite), "-q", "-o", "console_output_style=classic",
+            "-rfE"]
     options = {"--base-url": base_url, "--api-key": api_key, "--max-examples": max_examples,
                "--rate-limit": rate_limit, "--inferred": inferred, "--app": app_factory,
                "--junitxml": junit}
@@ -155,7 +170,7 @@ def contract(base_url: str | None, api_key: str | None, other_api_key: tuple[str
     for key in other_api_key:
         args += ["--other-api-key", key]
     args += ["--allow-live"] * allow_live + ["--no-shrink"] * no_shrink + list(pytest_args)
-    sys.exit(int(pytest.main(args)))
+    sys.exit(int(pytest.main(args, plugins=[Progress()])))
 
 
 @main.command()

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import re
+import socket
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -10,18 +12,34 @@ from pathlib import Path
 
 import pytest
 
-from live_server import start_server
+from live_server import LiveServer, start_server
 from mock_variants import BROKEN
 
 HERE = Path(__file__).resolve().parent
 VARIANT_ARGS = ["--max-examples", "25", "--no-shrink", "-x", "-p", "no:randomly"]
+KEYS_FILE = HERE.parent / "examples" / "keys.yaml"
+LISTED_KEY = "pk_test_4e1baec9e705789eebc174f4eabc875a"  # accepted by the mock started with KEYS_FILE
+EXIT_UNTESTED = 6
 
 
-def contract(*args: str, env: dict[str, str] | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+def contract(*args: str, env: dict[str, str] | None = None, timeout: float = 600,
+             cwd: Path | None = None) -> subprocess.CompletedProcess:
     """Run `gamifyhost-mock contract ARGS` as a user would."""
     return subprocess.run(
-        [sys.executable, "-m", "mock_server", "contract", *args], capture_output=True, text=True,
-        timeout=timeout, env={**os.environ, "PYTHONPATH": str(HERE), **(env or {})})
+        [sys.executable, "-m", "mock_server", "contract", *args], capture_output=True, text=True, check=False,
+        timeout=timeout, cwd=cwd, env={**os.environ, "PYTHONPATH": str(HERE), **(env or {})})
+
+
+def refused(key_hint: str, answer: str) -> str:
+    return f"contract: the target refused key {key_hint} ({answer}); nothing was tested\n"
+
+
+@pytest.fixture(scope="module")
+def keys_mock():
+    """The real command with examples/keys.yaml: only the keys listed there are accepted."""
+    server = start_server("--quiet", "--keys", str(KEYS_FILE))
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -90,8 +108,63 @@ def test_schemathesis_cli_passes_on_a_running_mock():
             [str(Path(sys.executable).with_name("schemathesis")), "run", str(HERE.parent / "openapi.yaml"),
              "--url", server.url, "--checks", "all", "-H", "X-API-Key: pk_test_schemathesis_cli",
              "--max-examples", "30", "--no-color"],
-            capture_output=True, text=True, timeout=600)
+            capture_output=True, text=True, check=False, timeout=600)
     finally:
         server.stop()
     assert run.returncode == 0, run.stdout[-3000:]
     assert "No issues found" in run.stdout
+
+
+@pytest.mark.parametrize("keys, hint, answer", [
+    (["--api-key", "pk_test_unknown"], "pk_test_unk…", "401 Invalid API key"),
+    (["--api-key", LISTED_KEY, "--other-api-key", "pk_test_revoked_key"], "pk_test_rev…", "403 API key has been revoked"),
+])
+def test_a_refused_key_stops_the_run_before_any_test(keys_mock: LiveServer, keys, hint, answer):
+    """Issue 8: with every answer a 401, `-k conformance` reported `1 passed` and exited 0.
+
+    The preflight POSTs `{}` with each key: the mock authenticates before it validates, so an
+    unknown key is 401 (not 400) and a revoked one 403, and nothing is stored.
+    """
+    run = contract("--base-url", keys_mock.url, *keys, "-k", "conformance", "--max-examples", "5")
+    assert (run.returncode, run.stdout, run.stderr) == (EXIT_UNTESTED, "", refused(hint, answer))
+
+
+def test_a_key_the_in_process_mock_refuses_stops_the_run():
+    run = contract("--api-key", "sk_test_secret", "-k", "conformance", "--max-examples", "5")
+    assert (run.returncode, run.stdout, run.stderr) == (
+        EXIT_UNTESTED, "", refused("sk_test_sec…", "401 Invalid API key"))
+
+
+def test_an_unreachable_target_stops_the_run():
+    with socket.socket() as bound:
+        bound.bind(("127.0.0.1", 0))  # bound but never listening: connections to it are refused
+        url = f"http://127.0.0.1:{bound.getsockname()[1]}"
+        run = contract("--base-url", url, "--api-key", "pk_test_any", "--max-examples", "5")
+    assert (run.returncode, run.stdout, run.stderr) == (
+        EXIT_UNTESTED, "", f"contract: cannot reach {url} (Connection refused); nothing was tested\n")
+
+
+def test_a_listed_key_runs_with_the_full_defaults_on_loopback_and_names_each_test(keys_mock: LiveServer):
+    """A server on this machine gets the in-process defaults; one quick test keeps this short."""
+    run = contract("--base-url", keys_mock.url, "--api-key", LISTED_KEY, "-k", "first_seen")
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    lines = run.stdout.splitlines()
+    assert re.fullmatch(rf"contract target: {re.escape(keys_mock.url)}, run prefix ct-[0-9a-f]{{8}}-", lines[0])
+    assert lines[1] == "contract settings: 100 examples per test, no rate cap, x-inferred breaches warn, no other key"
+    assert re.fullmatch(r"test_first_seen_stays_while_last_seen_moves PASSED \(\d+\.\d s\)", lines[2]), lines
+    assert "1 passed, 4 deselected" in lines[-1]
+
+
+def test_contract_writes_nothing_into_the_current_directory(tmp_path):
+    """Hypothesis keeps its files under $XDG_CACHE_HOME (or ~/.cache), not in the folder it runs from."""
+    work, cache = tmp_path / "work", tmp_path / "cache"
+    work.mkdir()
+    run = contract("--max-examples", "5", "-k", "conformance", cwd=work,
+                   env={"XDG_CACHE_HOME": str(cache), "HYPOTHESIS_STORAGE_DIRECTORY": ""})
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    assert sorted(p.name for p in work.iterdir()) == []
+    assert (cache / "gamifyhost-mock" / "hypothesis").is_dir()
+    lines = run.stdout.splitlines()
+    assert re.fullmatch(r"contract target: the mock in-process \(mock_server:create_app\), run prefix ct-[0-9a-f]{8}-",
+                        lines[0])
+    assert lines[1] == "contract settings: 5 examples per test, no rate cap, x-inferred breaches fail, 2 other keys"

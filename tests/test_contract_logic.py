@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import pytest
-from schemathesis.openapi.checks import JsonSchemaError, RejectedPositiveData
 from schemathesis.core.failures import AcceptedNegativeData, ServerError
+from schemathesis.openapi.checks import JsonSchemaError, RejectedPositiveData
 
 from contract_tests.inferred import Judge, documented_document
 from contract_tests.schema import MAX_EXTERNAL_ID, with_prefix
-from contract_tests.target import Target
+from contract_tests.target import Target, default_load, key_hint
 from mock_server.safety import UnsafeTarget, is_loopback
 from mock_server.spec import Contract, load_contract
 
@@ -105,3 +105,19 @@ def test_live_keys_are_guarded_only_off_this_machine():
     remote_live.check_safety(allow_live=True)
     Target(api_key="pk_live_a", other_api_keys=(), base_url="http://127.0.0.1:4010").check_safety(False)
     Target(api_key="pk_test_a", other_api_keys=("pk_test_b",), base_url="https://x.example").check_safety(False)
+
+
+@pytest.mark.parametrize("base_url, load", [
+    (None, (100, None)), ("http://127.0.0.1:4010", (100, None)), ("http://localhost:8080", (100, None)),
+    ("http://[::1]:4010", (100, None)), ("https://staging.example.com", (20, 5.0)), ("http://10.0.0.5:4010", (20, 5.0)),
+])
+def test_only_a_server_off_this_machine_gets_the_gentle_defaults(base_url, load):
+    assert default_load(base_url) == load
+
+
+@pytest.mark.parametrize("key, hint", [
+    ("pk_live_4e1baec9e705789eebc174f4eabc875a", "pk_live_4e1…"), ("pk_test_local", "pk_test_lo…"),
+    ("pk_test_ab", "pk_test_a…"), ("pk_test_x", "pk_test_…"), ("sk_test_secret", "sk_test_sec…"), ("garbage", "gar…"),
+])
+def test_a_key_is_shown_as_its_kind_and_at_most_three_characters(key, hint):
+    assert key_hint(key) == hint
