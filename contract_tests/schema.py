@@ -5,6 +5,8 @@ private pytest attribute that pytest 9.2 removed.)
 """
 from __future__ import annotations
 
+from typing import Any, cast
+
 import schemathesis
 from schemathesis import GenerationMode
 
@@ -18,7 +20,8 @@ PROPERTIES = CONTRACT.request_properties("trackUser")
 MAX_EXTERNAL_ID = PROPERTIES["externalId"]["maxLength"]
 # Valid request bodies from the spec, without externalId and without undeclared properties.
 valid_bodies = SCHEMA[TRACK_PATH]["POST"].as_strategy(generation_mode=GenerationMode.POSITIVE).map(
-    lambda case: {k: v for k, v in case.body.items() if k in PROPERTIES and k != "externalId"})
+    lambda case: {k: v for k, v in cast("dict[str, Any]", case.body).items()  # the body schema is an object
+                  if k in PROPERTIES and k != "externalId"})
 _run_prefix: list[str] = []
 
 
