@@ -6,7 +6,6 @@ of a part of the spec and never restates a rule in Python.
 from __future__ import annotations
 
 from functools import cache, lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
@@ -27,11 +26,8 @@ CONTROL_SPEC_PATH = Path(__file__).with_name("control-openapi.yaml")
 
 
 def default_spec_path() -> Path:
-    """The spec shipped in the installed package, else the one at the repository root."""
-    packaged = resources.files("mock_server").joinpath("openapi.yaml")
-    if packaged.is_file():
-        return Path(str(packaged))
-    return Path(__file__).resolve().parent.parent / "openapi.yaml"
+    """mock_server/openapi.yaml: in the wheel a copy of the root openapi.yaml, in a checkout a symlink to it."""
+    return Path(__file__).with_name("openapi.yaml")
 
 
 @cache  # the specs hold a handful of patterns; each is compiled once
