@@ -17,6 +17,7 @@ from mock_server.spec import load_contract
 from .inferred import Judge
 from .schema import aim
 from .target import (
+    DEFAULT_APP,
     LOCAL_MAX_EXAMPLES,
     MOCK_KEY,
     MOCK_OTHER_KEYS,
@@ -64,28 +65,26 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def _target_from(config: pytest.Config) -> Target:
     base_url = config.getoption("base_url")
-    shrink = not config.getoption("no_shrink")
+    in_process = base_url is None
+    if not in_process and not config.getoption("api_key"):
+        raise pytest.UsageError("--api-key (or GAMIFYHOST_API_KEY) is required with --base-url")
+    if not in_process and config.getoption("app"):
+        raise pytest.UsageError("--app is for the in-process mock; it cannot go with --base-url")
     others = config.getoption("other_api_key") or (
         [os.environ["GAMIFYHOST_OTHER_API_KEY"]] if os.environ.get("GAMIFYHOST_OTHER_API_KEY") else [])
     max_examples, rate_limit = default_load(base_url)
-    load: dict[str, Any] = {"max_examples": config.getoption("max_examples") or max_examples,
-                            "rate_limit": config.getoption("rate_limit") or rate_limit, "shrink": shrink}
-    if base_url is None:
-        target = Target(api_key=config.getoption("api_key") or MOCK_KEY,
-                        other_api_keys=tuple(others) or MOCK_OTHER_KEYS,
-                        app_factory=config.getoption("app") or "mock_server:create_app",
-                        inferred_fail=config.getoption("inferred") != "warn", **load)
+    inferred = config.getoption("inferred") or ("fail" if in_process else "warn")
+    target = Target(api_key=config.getoption("api_key") or MOCK_KEY,
+                    other_api_keys=tuple(others) or (MOCK_OTHER_KEYS if in_process else ()),
+                    base_url=base_url, app_factory=config.getoption("app") or DEFAULT_APP,
+                    max_examples=config.getoption("max_examples") or max_examples,
+                    rate_limit=config.getoption("rate_limit") or rate_limit,
+                    inferred_fail=inferred == "fail", shrink=not config.getoption("no_shrink"))
+    if in_process:
         try:
             load_app_factory(target.app_factory)
         except (ImportError, AttributeError, ValueError) as exc:
             raise pytest.UsageError(f"--app {target.app_factory}: {exc}") from None
-    else:
-        if not config.getoption("api_key"):
-            raise pytest.UsageError("--api-key (or GAMIFYHOST_API_KEY) is required with --base-url")
-        if config.getoption("app"):
-            raise pytest.UsageError("--app is for the in-process mock; it cannot go with --base-url")
-        target = Target(api_key=config.getoption("api_key"), other_api_keys=tuple(others),
-                        base_url=base_url, inferred_fail=config.getoption("inferred") == "fail", **load)
     try:
         target.check_safety(config.getoption("allow_live"))
     except UnsafeTarget as exc:
@@ -133,6 +132,7 @@ def pytest_sessionstart(session: pytest.Session) -> Any:
 
 
 def header(target: Target) -> list[str]:
+    """Two lines: where the run goes and its prefix; how hard it pushes and what fails it."""
     where = f"the mock in-process ({target.app_factory})" if target.in_process else target.url
     others = len(target.other_api_keys)
     return [f"contract target: {where}, run prefix {target.prefix}",

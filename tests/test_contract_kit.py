@@ -117,7 +117,8 @@ def test_schemathesis_cli_passes_on_a_running_mock():
 
 @pytest.mark.parametrize("keys, hint, answer", [
     (["--api-key", "pk_test_unknown"], "pk_test_unk…", "401 Invalid API key"),
-    (["--api-key", LISTED_KEY, "--other-api-key", "pk_test_revoked_key"], "pk_test_rev…", "403 API key has been revoked"),
+    (["--api-key", LISTED_KEY, "--other-api-key", "pk_test_revoked_key"], "pk_test_rev…",
+     "403 API key has been revoked"),
 ])
 def test_a_refused_key_stops_the_run_before_any_test(keys_mock: LiveServer, keys, hint, answer):
     """Issue 8: with every answer a 401, `-k conformance` reported `1 passed` and exited 0.
