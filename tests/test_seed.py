@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from live_server import free_port, http, start_server
 from mock_server.fixtures import read_documents
+
+from live_server import free_port, http, start_server
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
@@ -112,7 +113,7 @@ def test_with_threads_a_delayed_request_does_not_hold_up_others():
         slow = threading.Thread(target=http, args=("POST", server.url + "/v1/user-journeys/users",
                                                    {"externalId": "slow"}, headers))
         slow.start()
-        while not http("GET", server.url + "/__mock/faults")[2]["data"] == []:
+        while http("GET", server.url + "/__mock/faults")[2]["data"] != []:
             pass  # the slow request has taken the fault and is now waiting
         status, _, _ = http("POST", server.url + "/v1/user-journeys/users", {"externalId": "quick"}, headers)
         quick_done_first = slow.is_alive()
