@@ -9,9 +9,9 @@ import gc
 import sys
 
 from mock_server import create_app
+from mock_server.journeys.profiles import LoadItem
 from mock_server.server import serve
 from mock_server.state import EXTENSION
-from mock_server.journeys.profiles import LoadItem
 
 COUNTRIES = ["NG", "GH", "KE", "US", "GB", "DE", "FR", "BR", "IN", "JP"]
 DEVICES = ["mobile", "desktop", "tablet"]

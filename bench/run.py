@@ -64,18 +64,18 @@ def post_ok(port: int) -> bool:
 def start(command: list[str], port: int, timeout: float = 120) -> tuple[subprocess.Popen, float]:
     """Start a server; return it and the seconds until its first 200."""
     started = time.perf_counter()
-    errors = tempfile.TemporaryFile()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors, cwd=ROOT,
-                               env={**os.environ, "PYTHONPATH": str(ROOT)})
-    while not post_ok(port):
-        if process.poll() is not None:
-            errors.seek(0)
-            raise RuntimeError(f"{' '.join(command)} exited with {process.returncode}:\n"
-                               f"{errors.read().decode(errors='replace')[-2000:]}")
-        if time.perf_counter() - started > timeout:
-            process.kill()
-            raise RuntimeError(f"{' '.join(command)} gave no 200 within {timeout}s")
-        time.sleep(0.005)
+    with tempfile.TemporaryFile() as errors:  # the server keeps its own descriptor of it
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors, cwd=ROOT,
+                                   env={**os.environ, "PYTHONPATH": str(ROOT)})
+        while not post_ok(port):
+            if process.poll() is not None:
+                errors.seek(0)
+                raise RuntimeError(f"{' '.join(command)} exited with {process.returncode}:\n"
+                                   f"{errors.read().decode(errors='replace')[-2000:]}")
+            if time.perf_counter() - started > timeout:
+                process.kill()
+                raise RuntimeError(f"{' '.join(command)} gave no 200 within {timeout}s")
+            time.sleep(0.005)
     return process, time.perf_counter() - started
 
 
@@ -87,9 +87,19 @@ def stop(process: subprocess.Popen) -> None:
         process.kill()
 
 
+def grab(pattern: str, text: str) -> str:
+    """The first group of `pattern` in wrk's output (multi-line), or an error quoting the output."""
+    found = re.search(pattern, text, re.M)
+    if found is None:
+        raise RuntimeError(f"no {pattern!r} in wrk's output:\n{text}")
+    return found.group(1)
+
+
 def to_ms(text: str) -> float:
-    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()
-    return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+    found = re.fullmatch(r"([\d.]+)(us|ms|s)", text)
+    if found is None:
+        raise RuntimeError(f"{text!r} is not a wrk latency")
+    return float(found.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[found.group(2)]
 
 
 def wrk(port: int, seconds: int) -> Load:
@@ -100,9 +110,8 @@ def wrk(port: int, seconds: int) -> Load:
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if bad:
         raise RuntimeError(f"{bad.group(1)} requests were not answered 200:\n{out}")
-    return Load(float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-                to_ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1)),
-                to_ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)))
+    return Load(float(grab(r"Requests/sec:\s+([\d.]+)", out)), to_ms(grab(r"^\s+50%\s+(\S+)", out)),
+                to_ms(grab(r"^\s+99%\s+(\S+)", out)))
 
 
 def ensure_prism() -> None:
@@ -151,6 +160,7 @@ def main() -> None:
         started = time.perf_counter()
         process = subprocess.Popen(preload, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                                    cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        assert process.stdout is not None
         per_profile = float(process.stdout.readline().split()[1])
         # Keep reading its request log: a full pipe would block the server's writes.
         threading.Thread(target=process.stdout.read, daemon=True).start()

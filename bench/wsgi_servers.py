@@ -7,20 +7,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from run import free_port, wrk  # this folder's benchmark: one wrk load and parser for both
+
 HERE = Path(__file__).resolve().parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def candidates(port: int, entry: str) -> dict[str, list[str]]:
@@ -48,19 +43,6 @@ def wait_listening(port: int, timeout: float = 15) -> None:
     raise RuntimeError(f"nothing listening on {port}")
 
 
-def run_wrk(port: int, seconds: int) -> tuple[float, str, str]:
-    out = subprocess.run(
-        ["wrk", "-t2", "-c16", f"-d{seconds}s", "--latency", "-s", str(HERE / "upsert.lua"),
-         f"http://127.0.0.1:{port}"], capture_output=True, text=True, check=True).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    p50 = re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1)
-    p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    if errors:
-        raise RuntimeError(f"{errors.group(1)} non-2xx responses")
-    return rps, p50, p99
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=10)
@@ -76,9 +58,8 @@ def main() -> None:
                                 env={**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), str(HERE.parent)])})
         try:
             wait_listening(port)
-            run_wrk(port, 2)  # warm-up
-            rps, p50, p99 = run_wrk(port, args.seconds)
-            print(f"{name:42} {rps:9.0f} {p50:>9} {p99:>9}", flush=True)
+            load = wrk(port, args.seconds)  # after its own warm-up
+            print(f"{name:42} {load.rps:9.0f} {load.p50_ms:8.2f}ms {load.p99_ms:8.2f}ms", flush=True)
         finally:
             proc.terminate()
             proc.wait(10)

@@ -1,7 +1,8 @@
 """gamifyhost-mock: an offline, stateful stand-in for the GamifyHost User Journeys API."""
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from flask import Flask
 from flask_cors import CORS

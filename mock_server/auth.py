@@ -66,7 +66,9 @@ class Authenticator:
 
     def authenticate(self, header: str | None) -> Principal:
         """The principal for a header value, or the documented 401/403 ApiError."""
-        known = self._known.get(header) if header else None
+        if not header:
+            raise ApiError(401, MISSING_KEY)
+        known = self._known.get(header)
         if known is not None:
             return known
         principal = self._authenticate(header)
@@ -74,9 +76,7 @@ class Authenticator:
             self._known[header] = principal
         return principal
 
-    def _authenticate(self, header: str | None) -> Principal:
-        if not header:
-            raise ApiError(401, MISSING_KEY)
+    def _authenticate(self, header: str) -> Principal:
         match = self._pattern.fullmatch(header)
         if match is None:
             raise ApiError(401, INVALID_KEY)

@@ -1,11 +1,10 @@
 """The `gamifyhost-mock` command. With no subcommand it runs `serve`."""
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-import sys
 
 import click
 

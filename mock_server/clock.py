@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
@@ -21,14 +21,14 @@ class Clock:
         frozen = self._frozen
         if frozen is not None:
             return frozen
-        return datetime.now(timezone.utc) + self._offset
+        return datetime.now(UTC) + self._offset
 
     def freeze(self, at: datetime) -> None:
         """Stop the clock at `at` (must be timezone-aware)."""
         if at.tzinfo is None:
             raise ValueError("a frozen time must carry a timezone")
         with self._lock:
-            self._frozen = at.astimezone(timezone.utc)
+            self._frozen = at.astimezone(UTC)
 
     def advance(self, delta: timedelta) -> None:
         """Move the clock by `delta`, frozen or not."""
@@ -53,14 +53,14 @@ class Clock:
 
 def format_instant(moment: datetime) -> str:
     """RFC 3339 UTC with milliseconds and a 'Z'."""
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @lru_cache(maxsize=4096)
 def format_timestamp(epoch_seconds: int) -> str:
     """RFC 3339 UTC with a 'Z' and whole seconds, as in the documented example (cached: most
     answers carry the current second)."""
-    return datetime.fromtimestamp(epoch_seconds, timezone.utc).strftime(TIMESTAMP_FORMAT)
+    return datetime.fromtimestamp(epoch_seconds, UTC).strftime(TIMESTAMP_FORMAT)
 
 
 def parse_instant(text: str) -> datetime:

@@ -113,7 +113,7 @@ def clear_requests() -> dict[str, Any]:
 
 @bp.get("/faults")
 def list_faults() -> dict[str, Any]:
-    return _ok(current_state().faults.list())
+    return _ok(current_state().faults.in_force())
 
 
 @bp.post("/faults")

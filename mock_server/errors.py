@@ -79,8 +79,9 @@ def _api_error(exc: ApiError) -> Response:
 def _http_error(exc: HTTPException) -> Response:
     status = exc.code or 500
     response = error_response(status, HTTP_MESSAGES.get(status, exc.name))
-    if status == 405 and getattr(exc, "valid_methods", None):
-        response.headers["Allow"] = ", ".join(exc.valid_methods)
+    allowed = getattr(exc, "valid_methods", None)  # werkzeug's MethodNotAllowed carries them
+    if status == 405 and allowed:
+        response.headers["Allow"] = ", ".join(allowed)
     return response
 
 

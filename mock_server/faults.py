@@ -40,7 +40,7 @@ class FaultBoard:
             self._faults.append(fault)
         return fault.as_json()
 
-    def list(self) -> list[dict[str, Any]]:
+    def in_force(self) -> list[dict[str, Any]]:
         with self._lock:
             return [f.as_json() for f in self._faults]
 

@@ -8,7 +8,7 @@ import json
 import threading
 import time
 from collections import deque
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, Response, g, request
@@ -63,7 +63,7 @@ def _decode(raw: bytes | None) -> tuple[Any, bool]:
 
 def _readable(entry: dict[str, Any]) -> dict[str, Any]:
     body, truncated = _decode(entry["body"])
-    readable = {**entry, "time": format_instant(datetime.fromtimestamp(entry["time"], timezone.utc)), "body": body,
+    readable = {**entry, "time": format_instant(datetime.fromtimestamp(entry["time"], UTC)), "body": body,
                 "response": _decode(entry["response"])[0] if entry["response"] else None}
     if truncated:
         readable["bodyTruncated"] = True

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import time
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, current_app, request
+from flask.typing import ResponseReturnValue
 
 from .errors import TRACK_FAILED, ApiError
 from .state import TRACK_USER, current_state
@@ -13,14 +14,14 @@ bp = Blueprint("api", __name__)
 
 
 @bp.post("/v1/user-journeys/users")
-def track_user() -> Response:
+def track_user() -> ResponseReturnValue:
     """Upsert the caller's profile for body.externalId and answer with the stored profile.
 
     Injected latency is served first; an injected error strikes only a request that would
     otherwise have succeeded, like a storage failure would, and stores nothing.
     """
     state = current_state()
-    delay = sum(f.latencyMs for f in state.faults.draw(TRACK_USER, "latency"))
+    delay = sum(f.latencyMs or 0 for f in state.faults.draw(TRACK_USER, "latency"))
     if delay:
         time.sleep(delay / 1000)
     principal = state.authenticator.authenticate(request.environ.get("HTTP_X_API_KEY"))

@@ -62,7 +62,8 @@ def build_state(config: dict) -> MockState:
     fields = ProfileFields(tuple(name for name in properties if name != "externalId" and name not in merge_fields),
                            merge_fields)
     state_file = Path(config["STATE_FILE"]) if config.get("STATE_FILE") else None
-    storage: Storage = MemoryStorage() if state_file is None else SqliteStorage(state_file, fields, config["STATE_SYNC"])
+    storage: Storage = (MemoryStorage() if state_file is None
+                        else SqliteStorage(state_file, fields, config["STATE_SYNC"]))
     state = MockState(
         contract=contract,
         control=control,

@@ -12,10 +12,10 @@ from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from flask import Request
-from jsonschema._utils import find_additional_properties
 from jsonschema.exceptions import ValidationError
 
 from .errors import INVALID_BODY, UNSUPPORTED_MEDIA, ApiError
+from .spec import ecma_search
 
 MAX_REPORTED_ERRORS = 10
 # A "\uD800"-"\uDFFF" escape: the only way a JSON text can smuggle in a lone surrogate.
@@ -61,7 +61,11 @@ def _not(error: ValidationError) -> str:
 
 
 def _additional(error: ValidationError) -> str:
-    extra = list(find_additional_properties(error.instance, error.schema))
+    # The names neither `properties` nor `patternProperties` admit (jsonschema's own helper for
+    # this is private API).
+    known, patterns = error.schema.get("properties", {}), error.schema.get("patternProperties", {})
+    extra = [name for name in error.instance
+             if name not in known and not any(ecma_search(p, name) for p in patterns)]
     shown = ", ".join(map(quote, extra[:3])) + (", …" if len(extra) > 3 else "")
     return f"has {'a property' if len(extra) == 1 else 'properties'} not allowed here: {shown}"
 

@@ -5,20 +5,21 @@ that what it saw is an answer the contract allows.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from click.testing import CliRunner
 from flask.testing import FlaskClient
 
-from conformance import assert_conforms
 from mock_server import create_app
 from mock_server.clock import Clock
+
+from conformance import assert_conforms
 
 TEST_KEY = "pk_test_0123456789abcdef0123456789abcdef"
 LIVE_KEY = "pk_live_0123456789abcdef0123456789abcdef"
 OTHER_PARTNER_TEST_KEY = "pk_test_fedcba9876543210fedcba9876543210"
-START = datetime(2025, 1, 15, 10, 30, tzinfo=timezone.utc)
+START = datetime(2025, 1, 15, 10, 30, tzinfo=UTC)
 
 
 class ConformingClient(FlaskClient):

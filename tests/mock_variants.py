@@ -7,7 +7,9 @@ from __future__ import annotations
 import atexit
 import os
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 from flask import Flask
 
@@ -130,5 +132,5 @@ def recording() -> Flask:
 
     app = _changing_profiles(change)
     path = os.environ["RECORD_FILE"]
-    atexit.register(lambda: open(path, "w", encoding="utf-8").write("\n".join(created)))
+    atexit.register(lambda: Path(path).write_text("\n".join(created), encoding="utf-8"))
     return app

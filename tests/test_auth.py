@@ -3,9 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import TEST_KEY
 from mock_server.auth import derived_partner_id
-
 
 
 @pytest.mark.parametrize("headers, message", [

@@ -18,10 +18,11 @@ from collections.abc import Iterator
 
 import pytest
 import requests
-from live_server import start_server
 
 from mock_server import DEFAULT_MAX_BODY
 from mock_server.server import DRAIN_CHUNK, DRAIN_CHUNKS
+
+from live_server import start_server
 
 TRACK = "/v1/user-journeys/users"
 ROUNDS = 20

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from live_server import free_port
 from mock_server.auth import derived_partner_id
 from mock_server.cli import main
 from mock_server.fixtures import read_documents
+
+from live_server import free_port
 
 
 def run(runner, *args: str, **extra):

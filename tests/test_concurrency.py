@@ -61,7 +61,7 @@ def test_sixteen_clients_upserting_the_same_profiles():
     assert {status for _, _, status, _ in results} == {200}
 
     # Every answer reflects its own write: the write was applied, not lost or overwritten first.
-    for key, body, _, answer in results:
+    for _, body, _, answer in results:
         data = answer["data"]
         for field, value in body.items():
             if field == "tags":
@@ -76,7 +76,7 @@ def test_sixteen_clients_upserting_the_same_profiles():
     assert len(final) == len(pairs)
     identity: dict[tuple, set] = defaultdict(set)
     written: dict[tuple, dict[str, set]] = defaultdict(lambda: defaultdict(set))
-    for key, body, _, answer in results:
+    for _, body, _, answer in results:
         data = answer["data"]
         where = (data["partnerId"], data["environment"], data["externalId"])
         identity[where].add((data["id"], data["firstSeenAt"]))

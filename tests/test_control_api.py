@@ -1,12 +1,11 @@
 """The control API under /__mock/: every answer is also checked against control-openapi.yaml."""
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
 import pytest
-
 from conftest import LIVE_KEY, OTHER_PARTNER_TEST_KEY, TEST_KEY
+
 from mock_server import create_app
 from mock_server.auth import derived_partner_id
 
@@ -129,7 +128,8 @@ def test_fixtures_load_through_the_upsert(client):
 
 
 def test_a_bad_fixture_document_loads_nothing(client, store):
-    broken = {"profiles": [*DOCUMENT["profiles"], {"apiKey": TEST_KEY, "profile": {"externalId": "f3", "phone": "1" * 21}}]}
+    broken = {"profiles": [*DOCUMENT["profiles"],
+                           {"apiKey": TEST_KEY, "profile": {"externalId": "f3", "phone": "1" * 21}}]}
     response = post(client, "fixtures", broken)
     assert response.status_code == 400
     assert response.get_json()["errors"][0]["field"] == "profiles.2.profile.phone"
@@ -159,7 +159,8 @@ def test_export_round_trip_is_exact(client, clock):
     assert again.get_json() == exported
     assert again.data == client.get("/__mock/export").data  # byte for byte, order included
     a = fresh.get("/__mock/profiles?externalId=a").get_json()["data"][0]
-    assert (a["firstSeenAt"], a["lastSeenAt"], a["displayName"]) == ("2025-01-15T10:30:00Z", "2025-01-15T12:30:00Z", "Later")
+    assert (a["firstSeenAt"], a["lastSeenAt"], a["displayName"]) == (
+        "2025-01-15T10:30:00Z", "2025-01-15T12:30:00Z", "Later")
 
 
 @pytest.mark.parametrize("name", ["export.json", "export.yaml"])

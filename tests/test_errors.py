@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import pytest
 import yaml
-
 from conftest import TEST_KEY
 
 PATH = "/v1/user-journeys/users"

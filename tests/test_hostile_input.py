@@ -122,7 +122,8 @@ def test_requests_that_are_not_http_are_refused_by_the_server(server, name, head
 def test_unusual_but_valid_external_ids_are_stored_and_echoed_exactly(server, external_id):
     headers = [b"X-API-Key: pk_test_unicode", JSON]
     for _ in range(2):  # created, then found again by the same id
-        status, _, raw = raw_exchange(server.url, b"POST", PATH, headers, json.dumps({"externalId": external_id}).encode())
+        status, _, raw = raw_exchange(server.url, b"POST", PATH, headers,
+                                      json.dumps({"externalId": external_id}).encode())
         assert status == 200
         assert json.loads(raw)["data"]["externalId"] == external_id
     stored = http("GET", server.url + "/__mock/profiles?environment=TEST&limit=100")[2]["data"]

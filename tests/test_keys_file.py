@@ -5,8 +5,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from conftest import TEST_KEY
+
 from mock_server import create_app
 from mock_server.auth import KeysFileError, derived_partner_id
 

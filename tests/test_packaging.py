@@ -8,9 +8,10 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from spec_refs import unresolved_refs
 
 from mock_server.fixtures import read_documents
+
+from spec_refs import unresolved_refs
 
 ROOT = Path(__file__).resolve().parent.parent
 

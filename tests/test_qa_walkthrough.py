@@ -5,9 +5,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from mock_server.fixtures import read_documents
+
 from conformance import assert_conforms
 from live_server import http, start_server
-from mock_server.fixtures import read_documents
 
 ROOT = Path(__file__).resolve().parent.parent
 JSON = {"Content-Type": "application/json"}

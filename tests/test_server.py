@@ -3,15 +3,16 @@ from __future__ import annotations
 
 import sys
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from mock_server.auth import derived_partner_id
+
 from conformance import assert_conforms
 from doc_examples import DOC_KEY, DOC_PROFILE_KEYS, DOC_REQUEST
 from live_server import http, start_server
-from mock_server.auth import derived_partner_id
 
 TRACK = "/v1/user-journeys/users"
 EXAMPLE_KEYS = Path(__file__).resolve().parent.parent / "examples" / "keys.yaml"
@@ -32,9 +33,9 @@ def track(server, body, key=DOC_KEY):
 
 
 def test_the_documented_curl_example(server):
-    before = datetime.now(timezone.utc).replace(microsecond=0)
+    before = datetime.now(UTC).replace(microsecond=0)
     status, payload = track(server, DOC_REQUEST)
-    after = datetime.now(timezone.utc)
+    after = datetime.now(UTC)
     assert status == 200 and payload["status"] == "success"
     data = payload["data"]
     assert list(data) == DOC_PROFILE_KEYS
@@ -45,7 +46,7 @@ def test_the_documented_curl_example(server):
         assert data[field] == value
     assert data["phone"] == ""
     assert data["firstSeenAt"] == data["lastSeenAt"]
-    seen = datetime.strptime(data["firstSeenAt"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    seen = datetime.strptime(data["firstSeenAt"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     assert before <= seen <= after
     assert (data["lifecycleStage"], data["engagementTier"], data["engagementScore"]) == ("new", "casual", 0)
     for counter in ("totalPlays", "plays7d", "plays30d", "pointsEarned7d", "pointsEarned30d",

@@ -14,9 +14,10 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from live_server import free_port, http, launch, start_server
 
 from mock_server.logs import JsonFormatter
+
+from live_server import free_port, http, launch, start_server
 
 TRACK = "/v1/user-journeys/users"
 KEY = {"X-API-Key": "pk_test_process", "Content-Type": "application/json"}

@@ -7,8 +7,9 @@ import pytest
 import yaml
 from openapi_spec_validator import validate
 
-from doc_examples import DOC_PROFILE_KEYS, DOC_REQUEST
 from mock_server.spec import default_spec_path, load_contract, pointer
+
+from doc_examples import DOC_PROFILE_KEYS, DOC_REQUEST
 
 ROOT = Path(__file__).resolve().parent.parent
 

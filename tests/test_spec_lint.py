@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from node_tools import run
 from spec_refs import unresolved_refs
 

@@ -9,8 +9,8 @@ import os
 import signal
 import sqlite3
 import subprocess
-from contextlib import closing
 import sys
+from contextlib import closing, suppress
 from pathlib import Path
 
 import pytest
@@ -25,10 +25,8 @@ def kill_hard(server) -> None:
     """SIGKILL the server and its worker together: nothing gets to clean up or save."""
     children = subprocess.run(["pgrep", "-P", str(server.process.pid)], capture_output=True, text=True).stdout.split()
     for pid in [server.process.pid, *map(int, children)]:
-        try:
+        with suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     server.process.communicate(timeout=15)
 
 

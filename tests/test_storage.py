@@ -10,11 +10,12 @@ from __future__ import annotations
 import shutil
 import tempfile
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from hypothesis import settings, strategies as st
+from hypothesis import settings
+from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from mock_server.auth import Principal
@@ -51,7 +52,7 @@ class BothStores(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.folder = Path(tempfile.mkdtemp())
-        self.clock = Clock(frozen_at=datetime(2025, 1, 15, tzinfo=timezone.utc))
+        self.clock = Clock(frozen_at=datetime(2025, 1, 15, tzinfo=UTC))
         self.memory = ProfileStore(self.clock, FIELDS, MemoryStorage())
         self.sqlite = self._open_sqlite()
         self.memory_ids: dict[str, str] = {}

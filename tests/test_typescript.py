@@ -10,9 +10,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from node_tools import run
-
 from mock_server.spec import load_contract, pointer
+
+from node_tools import run
 
 ROOT = Path(__file__).resolve().parent.parent
 

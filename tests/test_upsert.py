@@ -6,6 +6,7 @@ import uuid
 from datetime import timedelta
 
 from conftest import LIVE_KEY, OTHER_PARTNER_TEST_KEY, TEST_KEY
+
 from mock_server.auth import derived_partner_id
 
 ZERO_METRICS = {

@@ -1,9 +1,9 @@
 """Profiles in dictionaries: the default store, as fast as a lookup can be. Lost on exit."""
 from __future__ import annotations
 
-from contextlib import nullcontext
+from collections.abc import Collection, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from typing import Collection, ContextManager, Iterator
 
 from .storage import Profile, Space
 
@@ -30,7 +30,7 @@ class MemoryStorage:
             found = self._spaces[space] = _Space(api_key)
         found.profiles[profile.external_id] = profile
 
-    def transaction(self) -> ContextManager[None]:
+    def transaction(self) -> AbstractContextManager[None]:
         # The rules check a whole load before its first put, so nothing is left to undo.
         return nullcontext()
 

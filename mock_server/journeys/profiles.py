@@ -15,7 +15,7 @@ from typing import Any
 
 from ..auth import Principal
 from ..clock import Clock, format_timestamp
-from .storage import Profile, ProfileFields, Space, Storage
+from .storage import Profile, ProfileFields, Storage
 
 # What the profile reports for metrics it derives from events; the mock receives no events yet.
 DERIVED_DEFAULTS: dict[str, Any] = {
@@ -140,11 +140,11 @@ class ProfileStore:
         profile.last_seen = max(profile.last_seen, now if restore.last_seen is None else restore.last_seen)
         if any(name in body for name in self._text_fields):
             profile.text = tuple(self._share(body[name]) if name in body else old
-                                 for name, old in zip(self._text_fields, profile.text))
+                                 for name, old in zip(self._text_fields, profile.text, strict=True))
         merged: dict[str, dict[str, Any]] = {}
         if any(name in body for name in self._merge_fields):
             packed = []
-            for name, old in zip(self._merge_fields, profile.merged):
+            for name, old in zip(self._merge_fields, profile.merged, strict=True):
                 if name in body:
                     merged[name] = {**_unpack(old), **body[name]} if old is not None else dict(body[name])
                     old = _pack(merged[name])
@@ -189,9 +189,11 @@ class ProfileStore:
             "id": str(uuid.UUID(int=profile.id)),
             "firstSeenAt": format_timestamp(profile.first_seen),
             "lastSeenAt": format_timestamp(profile.last_seen),
-            "profile": {"externalId": profile.external_id,
-                        **{n: v for n, v in zip(self._text_fields, profile.text) if v is not None},
-                        **{n: _unpack(v) for n, v in zip(self._merge_fields, profile.merged) if v is not None}},
+            "profile": {
+                "externalId": profile.external_id,
+                **{n: v for n, v in zip(self._text_fields, profile.text, strict=True) if v is not None},
+                **{n: _unpack(v) for n, v in zip(self._merge_fields, profile.merged, strict=True) if v is not None},
+            },
         }
 
     def _render(self, space: tuple[str, str], profile: Profile,
@@ -204,10 +206,11 @@ class ProfileStore:
             "partnerId": space[0],
             "externalId": profile.external_id,
             "environment": space[1],
-            **{name: "" if value is None else value for name, value in zip(self._text_fields, profile.text)},
+            **{name: "" if value is None else value
+               for name, value in zip(self._text_fields, profile.text, strict=True)},
             "firstSeenAt": format_timestamp(profile.first_seen),
             "lastSeenAt": format_timestamp(profile.last_seen),
             **DERIVED_DEFAULTS,
             **{name: fresh[name] if name in fresh else {} if value is None else _unpack(value)
-               for name, value in zip(self._merge_fields, profile.merged)},
+               for name, value in zip(self._merge_fields, profile.merged, strict=True)},
         }

@@ -15,10 +15,11 @@ import os
 import sqlite3
 import uuid
 import weakref
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager, nullcontext
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
-from typing import Any, Collection, Iterator
+from typing import Any
 
 from ..clock import format_timestamp, parse_instant
 from .storage import Profile, ProfileFields, Space
@@ -41,6 +42,12 @@ def _epoch(text: str) -> int:
 
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+def _close_before_fork(alive: weakref.ref[SqliteStorage]) -> None:
+    store = alive()
+    if store is not None:
+        store.close()
 
 
 class SqliteStorage:
@@ -72,8 +79,7 @@ class SqliteStorage:
         self._put_sql = (f"INSERT INTO profiles ({listed}) VALUES ({', '.join('?' * len(self._columns))}) "
                          f"ON CONFLICT (partnerId, environment, externalId) DO UPDATE SET {updates}")
         self._db()  # fail at start, not on the first request, if the file is unusable
-        alive = weakref.ref(self)
-        os.register_at_fork(before=lambda: (store := alive()) is not None and store.close())
+        os.register_at_fork(before=partial(_close_before_fork, weakref.ref(self)))
 
     # -- the connection ----------------------------------------------------------------------
 

@@ -7,8 +7,10 @@ store need not be safe for concurrent use by itself.
 """
 from __future__ import annotations
 
+from collections.abc import Collection, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Collection, ContextManager, Iterator, Protocol
+from typing import Protocol
 
 Space = tuple[str, str]  # (partnerId, environment): no lookup crosses it
 
@@ -50,7 +52,7 @@ class Storage(Protocol):
         Outside `transaction()` the write is durable when this returns.
         """
 
-    def transaction(self) -> ContextManager[None]:
+    def transaction(self) -> AbstractContextManager[None]:
         """Writes inside are kept together: all of them, or none if the block raises."""
 
     def owners(self, ids: Collection[int]) -> dict[int, tuple[Space, str]]:
