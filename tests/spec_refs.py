@@ -7,14 +7,11 @@ from typing import Any
 
 import yaml
 
+from spec_walk import walk
 
-def _refs(node: Any) -> list[str]:
-    if isinstance(node, dict):
-        own = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
-        return own + [ref for value in node.values() for ref in _refs(value)]
-    if isinstance(node, list):
-        return [ref for value in node for ref in _refs(value)]
-    return []
+
+def _refs(document: Any) -> list[str]:
+    return [node["$ref"] for _, node in walk(document) if isinstance(node.get("$ref"), str)]
 
 
 def _follow(document: Any, fragment: str) -> bool:

@@ -18,6 +18,8 @@ from mock_server.auth import Authenticator, KeysFileError, load_keys_file
 from mock_server.errors import ApiError
 from mock_server.spec import SpecValidator, load_contract, load_control_contract
 
+from spec_walk import walk
+
 # Line terminators Python's `$` and ECMA's `$` disagree about (or might).
 SUFFIXES = ["\n", "\r\n", "\u2028"]
 # Bases tried in order; each pattern is tested from the first one it accepts.
@@ -29,16 +31,9 @@ def ecma_matches(pattern: str, text: str) -> bool:
     return regress.Regex(pattern, "u").find(text) is not None
 
 
-def patterns_in(node: Any, where: str = "") -> Iterator[tuple[str, str]]:
+def patterns_in(document: Any) -> Iterator[tuple[str, str]]:
     """(JSON pointer, pattern) of every `pattern` keyword in a document."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "pattern" and isinstance(value, str):
-                yield where, value
-            yield from patterns_in(value, f"{where}/{key}")
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            yield from patterns_in(value, f"{where}/{index}")
+    return ((where, node["pattern"]) for where, node in walk(document) if isinstance(node.get("pattern"), str))
 
 
 def probes(pattern: str) -> list[str]:

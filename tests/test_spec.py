@@ -10,6 +10,7 @@ from openapi_spec_validator import validate
 from mock_server.spec import default_spec_path, load_contract, pointer
 
 from doc_examples import DOC_PROFILE_KEYS, DOC_REQUEST
+from spec_walk import walk
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -105,18 +106,8 @@ def test_documented_error_messages(contract, status, messages):
     assert schema["allOf"][0] == {"$ref": "#/components/schemas/Error"}
 
 
-def _walk(node, path=""):
-    if isinstance(node, dict):
-        yield path, node
-        for key, value in node.items():
-            yield from _walk(value, f"{path}/{key}")
-    elif isinstance(node, list):
-        for i, value in enumerate(node):
-            yield from _walk(value, f"{path}/{i}")
-
-
 def test_every_inference_is_marked_with_a_reason(contract):
-    marked = [(p, n) for p, n in _walk(contract.document) if n.get("x-inferred") is True]
+    marked = [(p, n) for p, n in walk(contract.document) if n.get("x-inferred") is True]
     assert len(marked) >= 10
     for path, node in marked:
         assert len(node.get("x-inferred-reason", "")) > 20, f"{path} has no reason"

@@ -9,13 +9,13 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 
 from node_tools import run
 from spec_refs import unresolved_refs
+from spec_walk import walk
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ["openapi.yaml", "mock_server/control-openapi.yaml"]
@@ -56,17 +56,6 @@ def compose(spec: str) -> yaml.Node:
     root = yaml.compose((ROOT / spec).read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
     assert root is not None, f"{spec} is empty"
     return root
-
-
-def walk(node: Any, path: str = "") -> Iterator[tuple[str, Any]]:
-    """(pointer, node) for every mapping in a parsed document."""
-    if isinstance(node, dict):
-        yield path, node
-        for key, value in node.items():
-            yield from walk(value, f"{path}/{key}")
-    elif isinstance(node, list):
-        for i, value in enumerate(node):
-            yield from walk(value, f"{path}/{i}")
 
 
 @pytest.mark.parametrize("spec", SPECS)
