@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
@@ -23,7 +24,7 @@ from mock_server.clock import Clock
 from mock_server.journeys.memory import MemoryStorage
 from mock_server.journeys.profiles import LoadConflict, LoadItem, ProfileStore, Restore
 from mock_server.journeys.sqlite import SqliteStorage
-from mock_server.journeys.storage import ProfileFields
+from mock_server.journeys.storage import Profile, ProfileFields
 
 FIELDS = ProfileFields(("displayName", "email", "phone", "country", "device", "source"), ("tags", "metadata"))
 PRINCIPALS = [Principal("partner-a", "TEST", "pk_test_a"), Principal("partner-a", "LIVE", "pk_live_a"),
@@ -110,3 +111,21 @@ class BothStores(RuleBasedStateMachine):
 
 TestBothStores = BothStores.TestCase
 TestBothStores.settings = settings(max_examples=60, stateful_step_count=25, deadline=None)
+
+
+class FailingWrites(MemoryStorage):
+    """A memory store whose writes fail, as a full disk would fail the SQLite store's."""
+
+    def put(self, space: Any, api_key: str, profile: Any) -> None:
+        raise OSError("disk full")
+
+
+def test_a_write_that_fails_leaves_the_stored_profile_as_it_was():
+    storage = FailingWrites()
+    MemoryStorage.put(storage, ("partner-a", "TEST"), "pk_test_a", Profile(1, "u1", 100, 100, ("Old",) + (None,) * 5,
+                                                                            (b'{"plan":"free"}', None)))
+    store = ProfileStore(Clock(frozen_at=datetime(2025, 1, 15, tzinfo=UTC)), FIELDS, storage)
+    with pytest.raises(OSError, match="disk full"):
+        store.upsert(PRINCIPALS[0], {"externalId": "u1", "displayName": "New", "tags": {"plan": "paid"}})
+    assert storage.get(("partner-a", "TEST"), "u1") == Profile(1, "u1", 100, 100, ("Old",) + (None,) * 5,
+                                                               (b'{"plan":"free"}', None))

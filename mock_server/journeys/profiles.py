@@ -7,10 +7,13 @@ write: concurrent upserts of one externalId give one profile and lose no field.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 import uuid
+import weakref
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from ..auth import Principal
@@ -72,6 +75,19 @@ class LoadConflict(ValueError):
         self.index = index
 
 
+def _before_fork(alive: weakref.ref[ProfileStore]) -> None:
+    store = alive()
+    if store is not None:
+        store._lock.acquire()
+        store._storage.close()
+
+
+def _after_fork(alive: weakref.ref[ProfileStore]) -> None:
+    store = alive()
+    if store is not None:
+        store._lock.release()
+
+
 class ProfileStore:
     """Profiles of every partner and environment, upserted under one lock."""
 
@@ -81,6 +97,11 @@ class ProfileStore:
         self._merge_fields = fields.merged
         self._storage = storage
         self._lock = threading.Lock()
+        # Nothing crosses a fork half done or open (SQLite connections must not): the server
+        # forks its worker after the app is built, and the storage opens again on first use.
+        alive = weakref.ref(self)
+        os.register_at_fork(before=partial(_before_fork, alive), after_in_parent=partial(_after_fork, alive),
+                            after_in_child=partial(_after_fork, alive))
 
     def _now(self) -> int:
         return int(self._clock.now().timestamp())
@@ -130,21 +151,25 @@ class ProfileStore:
         principal, body, restore = item.principal, item.body, item.restore
         space = (principal.partner_id, principal.environment)
         external_id = body["externalId"]
-        profile = self._storage.get(space, external_id)
-        created = profile is None
-        if profile is None:
+        stored = self._storage.get(space, external_id)
+        created = stored is None
+        if stored is None:
             first_seen = now if restore.first_seen is None else restore.first_seen
             identity = uuid.uuid4().int if restore.id is None else uuid.UUID(restore.id).int
-            profile = Profile(identity, external_id, first_seen, first_seen,
-                              (None,) * len(self._text_fields), (None,) * len(self._merge_fields))
-        profile.last_seen = max(profile.last_seen, now if restore.last_seen is None else restore.last_seen)
+            stored = Profile(identity, external_id, first_seen, first_seen,
+                             (None,) * len(self._text_fields), (None,) * len(self._merge_fields))
+        # A new record, not the stored one changed in place: the memory store hands out its own
+        # objects, and a write that fails must leave them as they were.
+        profile = Profile(stored.id, external_id, stored.first_seen,
+                          max(stored.last_seen, now if restore.last_seen is None else restore.last_seen),
+                          stored.text, stored.merged)
         if any(name in body for name in self._text_fields):
             profile.text = tuple(self._share(body[name]) if name in body else old
-                                 for name, old in zip(self._text_fields, profile.text, strict=True))
+                                 for name, old in zip(self._text_fields, stored.text, strict=True))
         merged: dict[str, dict[str, Any]] = {}
         if any(name in body for name in self._merge_fields):
             packed = []
-            for name, old in zip(self._merge_fields, profile.merged, strict=True):
+            for name, old in zip(self._merge_fields, stored.merged, strict=True):
                 if name in body:
                     merged[name] = {**_unpack(old), **body[name]} if old is not None else dict(body[name])
                     old = _pack(merged[name])

@@ -11,17 +11,16 @@ names, ids are UUID text, times are RFC 3339 text and tags/metadata are JSON tex
 """
 from __future__ import annotations
 
+import fcntl
 import os
 import sqlite3
 import uuid
-import weakref
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager, nullcontext
-from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
-from ..clock import format_timestamp, parse_instant
+from ..clock import format_timestamp, parse_timestamp
 from .storage import Profile, ProfileFields, Space
 
 SCHEMA_VERSION = "1"
@@ -35,27 +34,20 @@ class StateFileError(ValueError):
     """A state file that cannot be used; the message names the file and what to do."""
 
 
-@lru_cache(maxsize=4096)
-def _epoch(text: str) -> int:
-    return int(parse_instant(text).timestamp())
-
-
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
-
-
-def _close_before_fork(alive: weakref.ref[SqliteStorage]) -> None:
-    store = alive()
-    if store is not None:
-        store.close()
 
 
 class SqliteStorage:
     """The storage interface over one SQLite file; one connection per process, opened lazily.
 
     SQLite connections must not cross a fork, and the server forks its worker after the app
-    is built (and has loaded fixtures): the connection is closed before any fork and opened
-    again on first use, in whichever process that is.
+    is built (and has loaded fixtures): the profile rules close the store before any fork, and
+    it opens again on first use, in whichever process that is.
+
+    One mock at a time: while a connection is open the file is also locked (flock), so a second
+    mock given the same file is refused at start rather than interleaving its writes. The
+    sqlite3 shell takes no such lock and can read (and write) alongside.
     """
 
     def __init__(self, path: str | Path, fields: ProfileFields, sync: str = "normal") -> None:
@@ -65,13 +57,15 @@ class SqliteStorage:
         self._fields = fields
         self._sync = sync
         self._connection: sqlite3.Connection | None = None
+        self._lock_fd: int | None = None
         self._pid = 0
-        self._known_spaces: set[Space] = set()
         self._in_transaction = False
         data = [*fields.text, *fields.merged]
         self._columns = ["partnerId", "environment", "externalId", "id", "firstSeenAt", "lastSeenAt", *data]
         listed = ", ".join(map(_quote, self._columns))
-        self._select = "id, firstSeenAt, lastSeenAt, " + ", ".join(map(_quote, data))
+        selected = ["id", "firstSeenAt", "lastSeenAt", *map(_quote, data)]
+        self._select = ", ".join(selected)
+        self._prefixed = ", ".join("p." + column for column in selected)
         self._get_sql = (f"SELECT {self._select} FROM profiles "
                          "WHERE partnerId = ? AND environment = ? AND externalId = ?")
         updates = ", ".join(f"{_quote(c)} = excluded.{_quote(c)}" for c in self._columns[4:])
@@ -79,18 +73,45 @@ class SqliteStorage:
         self._put_sql = (f"INSERT INTO profiles ({listed}) VALUES ({', '.join('?' * len(self._columns))}) "
                          f"ON CONFLICT (partnerId, environment, externalId) DO UPDATE SET {updates}")
         self._db()  # fail at start, not on the first request, if the file is unusable
-        os.register_at_fork(before=partial(_close_before_fork, weakref.ref(self)))
 
     # -- the connection ----------------------------------------------------------------------
 
     def _db(self) -> sqlite3.Connection:
         if self._connection is None or self._pid != os.getpid():
-            self._connection = self._open()
+            # A connection inherited through a fork is left alone, not closed: closing it here
+            # would drop this process's locks on the file.
+            self._connection, self._lock_fd = None, None
+            self._lock_fd = self._lock()
+            try:
+                self._connection = self._open()
+            except BaseException:
+                self._unlock()
+                raise
             self._pid = os.getpid()
-            self._known_spaces = set()
         return self._connection
 
-    def _open(self) -> sqlite3.Connection:
+    def _lock(self) -> int:
+        """Lock the file for this mock alone (the kernel drops the lock when the process dies)."""
+        self._check_file()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StateFileError(f"{self.path}: cannot open it: {exc.strerror or exc}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise StateFileError(f"{self.path}: in use by another gamifyhost-mock; give each mock "
+                                 "its own --state file") from None
+        return fd
+
+    def _unlock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing the descriptor releases the flock
+            self._lock_fd = None
+
+    def _check_file(self) -> None:
         if self.path.is_dir():
             raise StateFileError(f"{self.path}: is a folder; --state needs a file")
         if self.path.exists() and self.path.stat().st_size:
@@ -99,16 +120,20 @@ class SqliteStorage:
                     raise StateFileError(
                         f"{self.path}: not an SQLite database. --state keeps an SQLite file now; to bring "
                         f"in a JSON export, start with --fixtures {self.path} --state NEW_FILE")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+
+    def _open(self) -> sqlite3.Connection:
+        # isolation_level=None: each statement commits by itself unless inside an explicit BEGIN.
+        connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         try:
-            # isolation_level=None: each statement commits by itself unless inside transaction().
-            connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             connection.execute("PRAGMA journal_mode = WAL")
             connection.execute(f"PRAGMA synchronous = {self._sync.upper()}")
             self._create(connection)
-        except sqlite3.DatabaseError as exc:
-            raise StateFileError(f"{self.path}: cannot use it as the state database: {exc}") from None
+        except BaseException as exc:
+            connection.close()
+            if isinstance(exc, sqlite3.Error):
+                raise StateFileError(f"{self.path}: cannot use it as the state database: {exc}") from None
+            raise
         return connection
 
     def _create(self, db: sqlite3.Connection) -> None:
@@ -140,7 +165,8 @@ class SqliteStorage:
         try:
             yield
         except BaseException:
-            db.execute("ROLLBACK")
+            if db.in_transaction:  # some errors (a full disk, say) have rolled it back already
+                db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
 
@@ -155,25 +181,19 @@ class SqliteStorage:
         row = (*space, profile.external_id, str(uuid.UUID(int=profile.id)), format_timestamp(profile.first_seen),
                format_timestamp(profile.last_seen), *profile.text,
                *(None if value is None else value.decode("utf-8") for value in profile.merged))
-        if space in self._known_spaces:
-            db.execute(self._put_sql, row)
-            return
+        # The space row goes with every write (about 4 µs): a row deleted behind the mock's back
+        # (with the sqlite3 shell) would otherwise hide this profile from listings and exports.
         with nullcontext() if self._in_transaction else self._atomic(db):
             db.execute("INSERT OR IGNORE INTO spaces VALUES (?, ?, ?)", (*space, api_key))
             db.execute(self._put_sql, row)
-        self._known_spaces.add(space)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
         db = self._db()
-        known = set(self._known_spaces)
         try:
             with self._atomic(db):
                 self._in_transaction = True
                 yield
-        except BaseException:
-            self._known_spaces = known  # spaces created by the rolled-back writes are gone again
-            raise
         finally:
             self._in_transaction = False
 
@@ -193,14 +213,14 @@ class SqliteStorage:
         where, values = self._filters(partner_id, environment, external_id)
         db = self._db()
         total = db.execute(f"SELECT count(*) FROM profiles AS p {where}", values).fetchone()[0]
-        rows = db.execute(f"SELECT p.partnerId, p.environment, p.externalId, {self._prefixed()} "
+        rows = db.execute(f"SELECT p.partnerId, p.environment, p.externalId, {self._prefixed} "
                           f"FROM profiles AS p JOIN spaces AS s USING (partnerId, environment) {where} "
                           "ORDER BY s.rowid, p.rowid LIMIT ? OFFSET ?", (*values, limit, offset))
         return [((r[0], r[1]), self._profile(r[2], r[3:])) for r in rows], total
 
     def items(self) -> Iterator[tuple[Space, str, Profile]]:
         rows = self._db().execute(
-            f"SELECT p.partnerId, p.environment, s.apiKey, p.externalId, {self._prefixed()} "
+            f"SELECT p.partnerId, p.environment, s.apiKey, p.externalId, {self._prefixed} "
             "FROM profiles AS p JOIN spaces AS s USING (partnerId, environment) ORDER BY s.rowid, p.rowid"
         ).fetchall()
         for row in rows:
@@ -212,22 +232,21 @@ class SqliteStorage:
         with self._atomic(db):
             removed = db.execute(f"DELETE FROM profiles {where}", values).rowcount
             db.execute(f"DELETE FROM spaces {where}", values)
-        self._known_spaces = set()
         return removed
 
     def count(self) -> int:
         return int(self._db().execute("SELECT count(*) FROM profiles").fetchone()[0])
 
     def close(self) -> None:
-        """Close this process's connection; the last one to close folds the WAL into the file."""
-        if self._connection is not None and self._pid == os.getpid():
-            self._connection.close()
+        """Close this process's connection (the last one to close folds the WAL into the file)
+        and release the file to other mocks."""
+        if self._pid == os.getpid():
+            if self._connection is not None:
+                self._connection.close()
+            self._unlock()
         self._connection = None
 
     # -- helpers -----------------------------------------------------------------------------
-
-    def _prefixed(self) -> str:
-        return ", ".join("p." + column.strip() for column in self._select.split(","))
 
     @staticmethod
     def _filters(partner_id: str | None, environment: str | None, external_id: str | None,
@@ -241,7 +260,7 @@ class SqliteStorage:
 
     def _profile(self, external_id: str, row: tuple[Any, ...]) -> Profile:
         texts = len(self._fields.text)
-        return Profile(uuid.UUID(row[0]).int, external_id, _epoch(row[1]), _epoch(row[2]),
+        return Profile(uuid.UUID(row[0]).int, external_id, parse_timestamp(row[1]), parse_timestamp(row[2]),
                        tuple(row[3:3 + texts]),
                        tuple(None if value is None else value.encode("utf-8") for value in row[3 + texts:]))
 
