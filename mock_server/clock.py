@@ -5,7 +5,10 @@ import threading
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
-TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+# The instants the mock can hold and write: datetime's years 1-9999, less a day at each end so
+# that a running clock moved to a bound still has room to tick.
+EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
+LATEST = datetime(9999, 12, 30, tzinfo=UTC)
 
 
 class Clock:
@@ -24,18 +27,19 @@ class Clock:
         return datetime.now(UTC) + self._offset
 
     def freeze(self, at: datetime) -> None:
-        """Stop the clock at `at` (must be timezone-aware)."""
+        """Stop the clock at `at` (timezone-aware, within EARLIEST-LATEST; ValueError otherwise)."""
         if at.tzinfo is None:
             raise ValueError("a frozen time must carry a timezone")
         with self._lock:
-            self._frozen = at.astimezone(UTC)
+            self._frozen = _in_range(at)
 
     def advance(self, delta: timedelta) -> None:
-        """Move the clock by `delta`, frozen or not."""
+        """Move the clock by `delta`, frozen or not; ValueError if it would leave EARLIEST-LATEST."""
         with self._lock:
             if self._frozen is not None:
-                self._frozen += delta
+                self._frozen = _in_range(self._frozen, delta)
             else:
+                _in_range(datetime.now(UTC) + self._offset, delta)
                 self._offset += delta
 
     def resume(self) -> None:
@@ -51,6 +55,18 @@ class Clock:
         return {"now": format_instant(self.now()), "frozen": frozen, "offsetSeconds": offset.total_seconds()}
 
 
+def _in_range(moment: datetime, delta: timedelta = timedelta(0)) -> datetime:
+    """`moment + delta` in UTC, if it lies within EARLIEST-LATEST; ValueError otherwise."""
+    try:
+        moved = moment.astimezone(UTC) + delta
+    except OverflowError:
+        moved = None
+    if moved is None or not EARLIEST <= moved <= LATEST:
+        raise ValueError(f"the mock's time must stay between {EARLIEST.date().isoformat()} and "
+                         f"{LATEST.date().isoformat()} (UTC)")
+    return moved
+
+
 def format_instant(moment: datetime) -> str:
     """RFC 3339 UTC with milliseconds and a 'Z'."""
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -60,12 +76,19 @@ def format_instant(moment: datetime) -> str:
 def format_timestamp(epoch_seconds: int) -> str:
     """RFC 3339 UTC with a 'Z' and whole seconds, as in the documented example (cached: most
     answers carry the current second)."""
-    return datetime.fromtimestamp(epoch_seconds, UTC).strftime(TIMESTAMP_FORMAT)
+    # isoformat, not strftime: glibc's %Y writes the year 1 as "1", not "0001".
+    return datetime.fromtimestamp(epoch_seconds, UTC).isoformat().replace("+00:00", "Z")
 
 
 def parse_instant(text: str) -> datetime:
-    """An RFC 3339 timestamp ('Z' or an offset) as an aware datetime; ValueError otherwise."""
+    """An RFC 3339 timestamp ('Z' or an offset) within EARLIEST-LATEST, in UTC; ValueError otherwise."""
     moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     if moment.tzinfo is None:
         raise ValueError(f"{text!r} has no timezone")
-    return moment
+    return _in_range(moment)
+
+
+@lru_cache(maxsize=4096)
+def parse_timestamp(text: str) -> int:
+    """Epoch seconds of an RFC 3339 timestamp (see parse_instant); cached, as stored ones repeat."""
+    return int(parse_instant(text).timestamp())

@@ -148,7 +148,10 @@ def set_clock() -> dict[str, Any]:
             raise ApiError(400, INVALID_BODY, [{"field": "at", "message": str(exc)}]) from None
         state.clock.freeze(at)
     elif body["action"] == "advance":
-        state.clock.advance(timedelta(seconds=body["seconds"]))
+        try:
+            state.clock.advance(timedelta(seconds=body["seconds"]))
+        except ValueError as exc:
+            raise ApiError(400, INVALID_BODY, [{"field": "seconds", "message": str(exc)}]) from None
     else:
         state.clock.resume()
     return _ok(state.clock.describe())

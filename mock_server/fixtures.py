@@ -17,7 +17,7 @@ import yaml
 from jsonschema import Draft202012Validator
 
 from .auth import Authenticator
-from .clock import parse_instant
+from .clock import parse_timestamp
 from .errors import ApiError
 from .journeys.profiles import LoadConflict, LoadItem, ProfileStore, Restore
 from .validation import describe, quote, sorted_errors
@@ -86,10 +86,6 @@ def where(source: str, document: Any, index: int) -> str:
         return label
 
 
-def _epoch(value: str | None) -> int | None:
-    return None if value is None else int(parse_instant(value).timestamp())
-
-
 def _schema_problems(source: str, document: Any, validator: Draft202012Validator) -> dict[int | None, list[Problem]]:
     """A document's schema violations by entry index (None: the document as a whole)."""
     found: dict[int | None, list[Problem]] = {}
@@ -128,7 +124,14 @@ def _check_entry(origin: str, path: str, entry: dict[str, Any], authenticator: A
         json.dumps(entry, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError:
         problems.append(Problem(path, f"{origin}: contains an unpaired surrogate (text that is not valid Unicode)"))
-    restore = Restore(entry.get("id"), _epoch(entry.get("firstSeenAt")), _epoch(entry.get("lastSeenAt")))
+    seen: dict[str, int] = {}
+    for name in ("firstSeenAt", "lastSeenAt"):
+        if entry.get(name) is not None:
+            try:
+                seen[name] = parse_timestamp(entry[name])
+            except ValueError as exc:
+                problems.append(Problem(f"{path}.{name}", f"{origin}: {name}: {exc}"))
+    restore = Restore(entry.get("id"), seen.get("firstSeenAt"), seen.get("lastSeenAt"))
     if restore.first_seen is not None and restore.last_seen is not None and restore.last_seen < restore.first_seen:
         problems.append(Problem(f"{path}.lastSeenAt", f"{origin}: lastSeenAt: is before firstSeenAt"))
     if principal is None:
