@@ -11,8 +11,13 @@ from . import control, errors, journal, routes, state
 from .json_provider import FastJSONProvider
 
 DEFAULT_MAX_BODY = 1024 * 1024
-# Every config key create_app reads, with its default; the CLI's defaults come from here too.
+# Every config key create_app reads, with its default, and the server's own settings; the
+# CLI's defaults come from here too.
 DEFAULTS: dict[str, Any] = {
+    "HOST": "127.0.0.1",  # server: where `gamifyhost-mock serve` listens
+    "PORT": 4010,
+    "SERVER_THREADS": 1,  # server: threads of its one worker (the control API warns on latency faults with 1)
+    "LOG_FORMAT": "text",  # server: text or json
     "SPEC_PATH": None,  # the shipped openapi.yaml
     "KEYS_FILE": None,  # none: any well-formed pk_ key is accepted
     "CLOCK": None,  # a mock_server.clock.Clock; none: real time

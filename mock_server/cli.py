@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from . import DEFAULT_MAX_BODY, DEFAULTS, create_app
+from . import DEFAULTS, create_app
 from .auth import KeysFileError
 from .bundled import DEMO, demo_fixtures, demo_keys
 from .fixtures import FixtureError
@@ -58,13 +58,13 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=4010, show_default=True, type=click.IntRange(1, 65535),
+@click.option("--host", default=DEFAULTS["HOST"], show_default=True, help="Address to listen on.")
+@click.option("--port", default=DEFAULTS["PORT"], show_default=True, type=click.IntRange(1, 65535),
               help="Port to listen on.")
 @click.option("--keys", "keys_file", type=_DataPath(demo_keys, dir_okay=False),
               help="YAML file of partners and keys, or 'demo' for the demo data set's; without it any "
                    "well-formed pk_ key works.")
-@click.option("--threads", default=1, show_default=True, type=click.IntRange(1, 64),
+@click.option("--threads", default=DEFAULTS["SERVER_THREADS"], show_default=True, type=click.IntRange(1, 64),
               help="Worker threads in the single server process. One is fastest; use more if "
                    "clients call concurrently while latency faults are set (a delay holds its thread).")
 @click.option("--fixtures", "fixture_paths", multiple=True, type=_DataPath(demo_fixtures),
@@ -78,25 +78,32 @@ def main() -> None:
 @click.option("--no-control-api", is_flag=True, help="Turn off everything under /__mock/ (404).")
 @click.option("--cors-origin", "cors_origins", multiple=True,
               help="Origin a browser app may call from (repeatable); default: any origin.")
-@click.option("--max-body", default=DEFAULT_MAX_BODY, show_default=True, type=click.IntRange(1),
+@click.option("--max-body", default=DEFAULTS["MAX_CONTENT_LENGTH"], show_default=True, type=click.IntRange(1),
               help="Largest request body in bytes; larger ones get 413.")
 @click.option("--quiet", is_flag=True, help="Do not log one line per request.")
-@click.option("--log-format", type=click.Choice(LOG_FORMATS), default=LOG_FORMATS[0], show_default=True,
+@click.option("--log-format", type=click.Choice(LOG_FORMATS), default=DEFAULTS["LOG_FORMAT"], show_default=True,
               help="text: for people; json: one JSON object per line (requests, start, stop, warnings), "
                    "for log collectors.")
 def serve(host: str, port: int, keys_file: Path | None, threads: int, fixture_paths: tuple[Path, ...],
           state_file: Path | None, state_sync: str, no_control_api: bool, cors_origins: tuple[str, ...], max_body: int,
           quiet: bool, log_format: str) -> None:
     """Run the mock on a production WSGI server until Ctrl-C or SIGTERM."""
-    from .server import ListenError
+    from .server import ListenError, listen
     from .server import serve as run_server
 
+    # The port first: a mock that cannot serve must not load fixtures into a --state file that
+    # another mock may be serving from.
+    try:
+        listener = listen(host, port)
+    except ListenError as exc:
+        raise click.ClickException(str(exc)) from None
     try:
         app = create_app({"KEYS_FILE": keys_file, "FIXTURES": list(fixture_paths), "STATE_FILE": state_file,
-                          "STATE_SYNC": state_sync,
-                          "CONTROL_API": not no_control_api, "CORS_ORIGINS": list(cors_origins) or "*",
+                          "STATE_SYNC": state_sync, "CONTROL_API": not no_control_api,
+                          "CORS_ORIGINS": list(cors_origins) or DEFAULTS["CORS_ORIGINS"],
                           "MAX_CONTENT_LENGTH": max_body, "SERVER_THREADS": threads})
     except (KeysFileError, FixtureError, StateFileError) as exc:
+        listener.close()
         raise click.ClickException(str(exc)) from None
     mock = app.extensions[EXTENSION]
     if mock.loaded_from:
@@ -107,11 +114,8 @@ def serve(host: str, port: int, keys_file: Path | None, threads: int, fixture_pa
         mock.store.close()
         announce(log_format, f"state: {kept} profiles kept in {state_file}")
 
-    try:
-        run_server(app, host, port, threads=threads, access_log=not quiet,
-                   on_exit=close_state if state_file else None, log_format=log_format)
-    except ListenError as exc:
-        raise click.ClickException(str(exc)) from None
+    run_server(app, host, port, threads=threads, access_log=not quiet, on_exit=close_state if state_file else None,
+               log_format=log_format, listener=listener)
 
 
 @main.command(context_settings={"ignore_unknown_options": True})

@@ -186,13 +186,15 @@ def _worker(target: Callable[..., Any], parent: int, on_exit: Callable[[], None]
 
 
 def serve(app: Flask, host: str, port: int, threads: int = 1, access_log: bool = True,
-          on_exit: Callable[[], None] | None = None, log_format: str = LOG_FORMATS[0]) -> None:
+          on_exit: Callable[[], None] | None = None, log_format: str = LOG_FORMATS[0],
+          listener: socket.socket | None = None) -> None:
     """Serve `app` until Ctrl-C or SIGTERM, after printing the base URL.
 
-    Raises ListenError, before printing anything, if host:port cannot be listened on.
-    `on_exit` runs in the worker process, where the app's state lives, after it stops.
+    `listener` is the socket from `listen(host, port)`; without it, it is opened here (and
+    ListenError raised, before printing anything, if it cannot be). `on_exit` runs in the
+    worker process, where the app's state lives, after it stops.
     """
-    listener = listen(host, port)
+    listener = listener or listen(host, port)
     server = _Server(
         listener,
         target="gamifyhost-mock",

@@ -1,6 +1,7 @@
 """The gamifyhost-mock command itself: help, version, and which words mean which command."""
 from __future__ import annotations
 
+import socket
 from importlib.metadata import version
 from pathlib import Path
 
@@ -55,9 +56,15 @@ def test_a_misspelt_command_is_no_such_command(runner):
     ]
 
 
+def dont_listen(monkeypatch) -> None:
+    """Let the command get as far as serving without taking a real port (4010 may be in use)."""
+    monkeypatch.setattr("mock_server.server.listen", lambda host, port: socket.socket())
+
+
 @pytest.mark.parametrize("args, port", [([], 4010), (["--port", "5000"], 5000), (["--quiet", "--port", "5001"], 5001)])
 def test_no_command_or_options_alone_mean_serve(runner, monkeypatch, args, port):
     started = []
+    dont_listen(monkeypatch)
     monkeypatch.setattr("mock_server.server.serve", lambda app, host, port, **options: started.append((host, port)))
     result = run(runner, *args)
     assert result.exit_code == 0, result.output
@@ -74,6 +81,7 @@ def test_serve_options_are_checked_by_serve(runner):
 def served_app(runner, monkeypatch, *args: str):
     """Run `gamifyhost-mock ARGS` up to the point of serving; return its output and the app it would serve."""
     apps = []
+    dont_listen(monkeypatch)
     monkeypatch.setattr("mock_server.server.serve", lambda app, *rest, **options: apps.append(app))
     result = run(runner, *args)
     assert result.exit_code == 0, result.output

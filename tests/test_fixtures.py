@@ -11,6 +11,8 @@ import yaml
 from mock_server import create_app
 from mock_server.fixtures import FixtureError, read_documents
 
+from live_server import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 KEYS = ROOT / "examples" / "keys.yaml"
 
@@ -167,7 +169,7 @@ def test_serve_refuses_to_start_with_a_broken_fixture(runner, tmp_path):
     from mock_server.cli import main
 
     bad = write(tmp_path, "bad.yaml", BROKEN)
-    result = runner.invoke(main, ["serve", "--fixtures", str(bad)])
+    result = runner.invoke(main, ["serve", "--port", str(free_port()), "--fixtures", str(bad)])
     assert result.exit_code == 1
     assert result.output.splitlines() == [f"Error: {bad}: {BROKEN_LINES[0]}"] + [
         f"{bad}: {line}" for line in BROKEN_LINES[1:]]

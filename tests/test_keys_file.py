@@ -10,6 +10,8 @@ from conftest import TEST_KEY
 from mock_server import create_app
 from mock_server.auth import KeysFileError, derived_partner_id
 
+from live_server import free_port
+
 EXAMPLE_KEYS = Path(__file__).resolve().parent.parent / "examples" / "keys.yaml"
 
 KEYS_FILE = textwrap.dedent("""\
@@ -98,7 +100,7 @@ def test_cli_reports_a_bad_keys_file(runner, tmp_path):
 
     path = tmp_path / "keys.yaml"
     path.write_text("partners: []")
-    result = runner.invoke(main, ["serve", "--keys", str(path)])
+    result = runner.invoke(main, ["serve", "--port", str(free_port()), "--keys", str(path)])
     assert result.exit_code == 1
     assert f"Error: {path}: partners: [] should be non-empty" in result.output
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -15,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from live_server import http, start_server
+from mock_server.auth import Principal, derived_partner_id
+
+from live_server import free_port, http, start_server
 
 HEADERS = {"X-API-Key": "pk_test_state", "Content-Type": "application/json"}
 TRACK = "/v1/user-journeys/users"
@@ -38,10 +41,14 @@ def test_every_answered_upsert_survives_kill_9(tmp_path):
     state = tmp_path / "qa" / "mock.db"
     first = start_server("--state", str(state), "--quiet")
     try:
-        for i in range(40):
-            status, _, body = http("POST", first.url + TRACK,
-                                   {"externalId": f"user-{i}", "tags": {"n": str(i)}}, HEADERS)
-            assert status == 200, body
+        with closing(sqlite3.connect(state)) as reader:
+            for i in range(40):
+                status, _, body = http("POST", first.url + TRACK,
+                                       {"externalId": f"user-{i}", "tags": {"n": str(i)}}, HEADERS)
+                assert status == 200, body
+                # Another connection sees it as soon as the answer is in: committed, not pending.
+                assert reader.execute("SELECT tags FROM profiles WHERE externalId = ?",
+                                      (f"user-{i}",)).fetchall() == [(f'{{"n":"{i}"}}',)]
         status, _, _ = http("POST", first.url + TRACK, {"externalId": "user-0", "displayName": "Zero"}, HEADERS)
         assert status == 200
         before = export(first)
@@ -97,9 +104,23 @@ def test_reset_and_fixtures_reach_the_state_file(tmp_path):
         assert db.execute("SELECT count(*) FROM profiles").fetchone() == (0,)
 
 
-def serve_fails(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mock_server", "serve", "--port", "9", *args],
+def serve_fails(*args: str, port: int | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mock_server", "serve", "--port", str(port or free_port()), *args],
                           capture_output=True, text=True, timeout=60)
+
+
+def test_a_mock_that_cannot_listen_loads_nothing_into_its_state_file(tmp_path):
+    state = tmp_path / "mock.db"
+    root = Path(__file__).resolve().parent.parent
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        run = serve_fails("--state", str(state), "--fixtures", str(root / "fixtures"), port=port)
+    assert run.returncode == 1
+    assert run.stderr.strip() == f"Error: port {port} on 127.0.0.1 is already in use"
+    assert run.stdout == ""  # not even "loaded ... profiles"
+    assert not state.exists()
 
 
 def test_a_json_state_file_from_an_older_version_stops_start_up_with_advice(tmp_path):
@@ -132,20 +153,34 @@ def test_state_sync_sets_sqlite_synchronous(tmp_path, sync, level):
 
 def test_no_sqlite_connection_crosses_a_fork(tmp_path):
     """The server forks its worker after loading fixtures: the worker must open its own connection."""
-    from mock_server.journeys.sqlite import SqliteStorage
-    from mock_server.journeys.storage import Profile, ProfileFields
+    from mock_server import create_app
 
-    fields = ProfileFields(("displayName",), ("tags",))
-    storage = SqliteStorage(tmp_path / "s.db", fields)
-    storage.put(("p", "TEST"), "pk_test_p", Profile(1, "before-fork", 0, 0, ("a",), (None,)))
-    assert storage._connection is not None
+    store = create_app({"STATE_FILE": tmp_path / "s.db"}).extensions["gamifyhost_mock"].store
+    parent = Principal(derived_partner_id("fork"), "TEST", "pk_test_fork")
+    store.upsert(parent, {"externalId": "before-fork"})
+    assert store._storage._connection is not None
     pid = os.fork()
-    if pid == 0:  # the child: what it inherited must be closed, and it must work on its own
-        code = 0 if storage._connection is None and storage.get(("p", "TEST"), "before-fork") else 3
-        storage.put(("p", "TEST"), "pk_test_p", Profile(2, "in-child", 0, 0, ("b",), (None,)))
-        storage.close()
-        os._exit(code)
+    if pid == 0:  # the child: nothing open may be inherited, and the store must work on its own
+        code = 3
+        try:
+            if store._storage._connection is None and store.page(0, 10)[1] == 1:
+                store.upsert(parent, {"externalId": "in-child"})
+                store.close()
+                code = 0
+        finally:
+            os._exit(code)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
-    assert storage.get(("p", "TEST"), "in-child") == Profile(2, "in-child", 0, 0, ("b",), (None,))
-    storage.close()
+    assert [p["externalId"] for p in store.page(0, 10)[0]] == ["before-fork", "in-child"]
+    store.close()
+
+
+def test_a_second_mock_on_the_same_state_file_is_refused(tmp_path):
+    state = tmp_path / "mock.db"
+    with start_server("--state", str(state), "--quiet") as first:
+        http("POST", first.url + TRACK, {"externalId": "one"}, HEADERS)
+        run = serve_fails("--state", str(state))
+        assert http("GET", first.url + "/__mock/profiles")[2]["meta"]["total"] == 1
+    assert run.returncode == 1
+    assert run.stderr.strip() == (f"Error: {state}: in use by another gamifyhost-mock; give each mock "
+                                  "its own --state file")
