@@ -13,6 +13,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import gc
+import logging
 import os
 import signal
 import socket
@@ -156,6 +157,12 @@ class _Server(MPServer):
         self._sfd = self._listener.fileno()  # type: ignore[assignment]
         self._shd = SocketHolder(self._sfd, False, BACKLOG)  # type: ignore[call-arg,assignment]
         self._sso = self._listener
+
+    def signal_handler_reload(self, *args: Any, **kwargs: Any) -> None:
+        """SIGHUP: granian would start a new worker from the state at start-up, and every profile
+        held in memory since would be gone (and with --state, two workers would share the file)."""
+        logging.getLogger("_granian").warning(
+            "SIGHUP ignored: reloading would lose what the mock holds in memory; restart it instead")
 
 
 def _dies_with(parent: int) -> bool:

@@ -6,10 +6,11 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -24,10 +25,16 @@ def free_port() -> int:
 
 @dataclass
 class LiveServer:
-    """A running mock process and its base URL."""
+    """A running mock process and its base URL, with what it prints read as it goes (a pipe that
+    nobody reads fills at 64 KiB and then blocks the mock on its next log line)."""
 
     process: subprocess.Popen
     url: str
+    _output: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._reader = threading.Thread(target=self._output.extend, args=(self.process.stdout,), daemon=True)
+        self._reader.start()
 
     def __enter__(self) -> Self:
         return self
@@ -37,12 +44,26 @@ class LiveServer:
         if self.process.returncode is None:
             self.stop()
 
+    def output(self) -> str:
+        """What it has printed so far."""
+        return "".join(self._output)
+
     def stop(self, timeout: float = 15) -> tuple[int, str]:
         """SIGTERM the server; return its exit code and everything it printed."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
-        output, _ = self.process.communicate(timeout=timeout)
-        return self.process.returncode, output
+        return self.finish(timeout)
+
+    def finish(self, timeout: float = 15) -> tuple[int, str]:
+        """Wait for the server to end (killing it after `timeout`); its exit code and output."""
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise
+        self._reader.join(timeout)
+        return self.process.returncode, self.output()
 
 
 def launch(port: int, *args: str) -> subprocess.Popen:

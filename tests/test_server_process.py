@@ -158,7 +158,7 @@ def test_the_worker_dies_with_its_parent():
         live.process.kill()
         for pid in filter(_running, workers):
             os.kill(pid, signal.SIGKILL)
-        live.process.communicate(timeout=15)
+        live.finish()
 
 
 def _parse_time(value: str) -> datetime:
@@ -212,3 +212,14 @@ def test_text_log_format_is_the_default():
     assert (client, method, path, status) == ("127.0.0.1", "POST", TRACK, "200")
     assert elapsed.endswith("ms") and float(elapsed[:-2]) >= 0
     assert lines[2] == "gamifyhost-mock stopped"
+
+
+def test_sighup_is_ignored_and_the_profiles_stay():
+    """granian reloads its worker on SIGHUP, which started the mock afresh with nothing stored."""
+    with start_server("--quiet") as live:
+        assert http("POST", live.url + TRACK, {"externalId": "kept"}, KEY)[0] == 200
+        workers = _children(live.process.pid)
+        live.process.send_signal(signal.SIGHUP)
+        assert wait_for(lambda: "SIGHUP ignored" in live.output(), 10)
+        assert http("GET", live.url + "/__mock/profiles")[2]["meta"]["total"] == 1
+        assert _children(live.process.pid) == workers

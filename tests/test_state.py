@@ -30,7 +30,7 @@ def kill_hard(server) -> None:
     for pid in [server.process.pid, *map(int, children)]:
         with suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-    server.process.communicate(timeout=15)
+    server.finish()
 
 
 def export(server) -> dict:
@@ -41,14 +41,17 @@ def test_every_answered_upsert_survives_kill_9(tmp_path):
     state = tmp_path / "qa" / "mock.db"
     first = start_server("--state", str(state), "--quiet")
     try:
-        with closing(sqlite3.connect(state)) as reader:
-            for i in range(40):
-                status, _, body = http("POST", first.url + TRACK,
-                                       {"externalId": f"user-{i}", "tags": {"n": str(i)}}, HEADERS)
-                assert status == 200, body
-                # Another connection sees it as soon as the answer is in: committed, not pending.
-                assert reader.execute("SELECT tags FROM profiles WHERE externalId = ?",
-                                      (f"user-{i}",)).fetchall() == [(f'{{"n":"{i}"}}',)]
+        reader: sqlite3.Connection | None = None  # opened once the mock has made the file
+        for i in range(40):
+            status, _, body = http("POST", first.url + TRACK,
+                                   {"externalId": f"user-{i}", "tags": {"n": str(i)}}, HEADERS)
+            assert status == 200, body
+            reader = reader or sqlite3.connect(state)
+            # Another connection sees it as soon as the answer is in: committed, not pending.
+            assert reader.execute("SELECT tags FROM profiles WHERE externalId = ?",
+                                  (f"user-{i}",)).fetchall() == [(f'{{"n":"{i}"}}',)]
+        assert reader is not None
+        reader.close()
         status, _, _ = http("POST", first.url + TRACK, {"externalId": "user-0", "displayName": "Zero"}, HEADERS)
         assert status == 200
         before = export(first)
