@@ -18,6 +18,7 @@ from .inferred import Judge
 from .schema import aim
 from .target import (
     DEFAULT_APP,
+    EXIT_UNTESTED,
     LOCAL_MAX_EXAMPLES,
     MOCK_KEY,
     MOCK_OTHER_KEYS,
@@ -32,9 +33,6 @@ from .target import (
 )
 
 OPERATION = "trackUser"
-# Exit code of a run that tested nothing: a key was refused or the target could not be reached.
-# (pytest's own codes are 0-5; 4, a usage error, is also what a refused live key gets.)
-EXIT_UNTESTED = 6
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -21,6 +21,7 @@ from typing import Any
 import requests
 
 from mock_server.safety import is_loopback, refuse_live_writes
+from mock_server.unreachable import connect_failure
 
 TRACK_PATH = "/v1/user-journeys/users"
 IN_PROCESS_URL = "http://localhost"
@@ -144,6 +145,11 @@ class ApiClient:
         else:
             self._session = requests.Session()
 
+    def close(self) -> None:
+        """Release the HTTP connections (an in-process client holds none)."""
+        if not self._target.in_process:
+            self._session.close()
+
     def track(self, body: dict[str, Any], key: str) -> Exchange:
         payload = json.dumps(body)
         headers = {"X-API-Key": key, "Content-Type": "application/json"}
@@ -165,36 +171,36 @@ class ApiClient:
         return Exchange(status, parsed, curl)
 
 
+# Exit code of a run that tested nothing: a key was refused or the target could not be reached.
+# (pytest's own codes are 0-5; 4, a usage error, is also what a refused live key gets.)
+EXIT_UNTESTED = 6
+
+
 class TargetUnusable(Exception):
     """The target refused a key or could not be reached: a run would test nothing."""
 
 
 def preflight(target: Target) -> None:
-    """One harmless request per key the run will use, before any test: POST `{}` to Track User.
+    """Before any test, one upsert per key the run will use, of a profile named with the run
+    prefix: anything but a 200 stops the run, since every test would meet the same answer.
 
-    Assumes what the mock does and the docs imply (authentication sits in front of every
-    endpoint): a server that accepts the key answers 400 for the empty body and stores nothing,
-    one that refuses it answers 401 or 403. Any other answer is left for the tests to judge.
+    A harmless body would not do: a server that validates before it authenticates answers 400
+    to a bad body whatever the key, and the run would go on against a key it refuses.
     """
     client = ApiClient(target)
-    for key in (target.api_key, *target.other_api_keys):
-        try:
-            exchange = client.track({}, key)
-        except requests.RequestException as exc:
-            raise TargetUnusable(f"cannot reach {target.url} ({_cause(exc)})") from None
-        if exchange.status in (HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN):
-            body = exchange.body
-            message = body.get("message") if isinstance(body, dict) else None
-            answer = message if isinstance(message, str) else HTTPStatus(exchange.status).phrase
-            raise TargetUnusable(f"the target refused key {key_hint(key)} ({exchange.status} {answer})")
-
-
-def _cause(exc: BaseException) -> str:
-    """The operating system's words for a failed connection (e.g. "Connection refused")."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, OSError) and seen.strerror:
-            return seen.strerror
-        reason = getattr(seen, "reason", None)  # urllib3 keeps the cause here, not in __cause__
-        seen = seen.__cause__ or seen.__context__ or (reason if isinstance(reason, BaseException) else None)
-    return type(exc).__name__
+    try:
+        for key in (target.api_key, *target.other_api_keys):
+            try:
+                exchange = client.track({"externalId": f"{target.prefix}preflight"}, key)
+            except requests.RequestException as exc:
+                why = connect_failure(exc) or f"{type(exc).__name__}: {exc}"
+                raise TargetUnusable(f"cannot reach {target.url} ({why})") from None
+            if exchange.status != HTTPStatus.OK:
+                body = exchange.body
+                message = body.get("message") if isinstance(body, dict) else None
+                answer = message if isinstance(message, str) else HTTPStatus(exchange.status).phrase
+                refused = exchange.status in (HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN)
+                raise TargetUnusable(f"the target {'refused' if refused else 'did not accept an upsert with'} "
+                                     f"key {key_hint(key)} ({exchange.status} {answer})")
+    finally:
+        client.close()

@@ -18,6 +18,7 @@ from urllib3.util.retry import Retry
 
 from .auth import ENVIRONMENTS
 from .fixtures import where
+from .unreachable import connect_failure
 
 TRACK_PATH = "/v1/user-journeys/users"
 
@@ -46,18 +47,6 @@ class Unreachable(Exception):
 
     def __init__(self, base_url: str, reason: str) -> None:
         super().__init__(f"cannot reach {base_url} ({reason}); nothing was sent")
-
-
-def _reason(exc: BaseException) -> str:
-    """The system's words for a failed connection under requests' and urllib3's, e.g. 'connection refused'."""
-    todo = [exc]
-    while todo:
-        error = todo.pop(0)
-        if isinstance(error, OSError) and not isinstance(error, requests.RequestException):
-            return (error.strerror or str(error) or type(error).__name__).lower()
-        causes = (getattr(error, "reason", None), error.__cause__, *error.args)
-        todo += [cause for cause in causes if isinstance(cause, BaseException)]
-    return str(exc)
 
 
 def _retrying_session(retry: Retry) -> requests.Session:
@@ -119,8 +108,9 @@ class Seeder:
             response = (self._probe if first else self._session()).post(
                 self._url, json=entry.body, timeout=self._timeout, headers={"X-API-Key": entry.api_key})
         except requests.RequestException as exc:
-            if first and isinstance(exc, requests.ConnectionError):
-                raise Unreachable(self._base_url, _reason(exc)) from None
+            why = connect_failure(exc) if first else None
+            if why is not None:
+                raise Unreachable(self._base_url, why) from None
             return "failed", f"{type(exc).__name__}: {exc}"
         try:
             payload = response.json()

@@ -118,4 +118,4 @@ def test_seed_demo_is_the_shipped_data_set(runner):
     url = f"http://127.0.0.1:{free_port()}"
     result = run(runner, "seed", "--base-url", url, "demo")
     assert result.exit_code == 1
-    assert result.output == f"Error: cannot reach {url} (connection refused); nothing was sent\n"
+    assert result.output == f"Error: cannot reach {url} (Connection refused); nothing was sent\n"

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from contract_tests.target import EXIT_UNTESTED
+
 from live_server import LiveServer, start_server
 from mock_variants import BROKEN
 
@@ -19,7 +21,6 @@ HERE = Path(__file__).resolve().parent
 VARIANT_ARGS = ["--max-examples", "25", "--no-shrink", "-x", "-p", "no:randomly"]
 KEYS_FILE = HERE.parent / "examples" / "keys.yaml"
 LISTED_KEY = "pk_test_4e1baec9e705789eebc174f4eabc875a"  # accepted by the mock started with KEYS_FILE
-EXIT_UNTESTED = 6
 
 
 def contract(*args: str, env: dict[str, str] | None = None, timeout: float = 600,

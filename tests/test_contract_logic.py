@@ -1,13 +1,15 @@
 """Unit tests of the contract kit's own decisions: inferred rules, prefixes, live-key safety."""
 from __future__ import annotations
 
+import json
+
 import pytest
 from schemathesis.core.failures import AcceptedNegativeData, ServerError
 from schemathesis.openapi.checks import JsonSchemaError, RejectedPositiveData
 
 from contract_tests.inferred import Judge, documented_document
 from contract_tests.schema import MAX_EXTERNAL_ID, with_prefix
-from contract_tests.target import Target, default_load, key_hint
+from contract_tests.target import Target, TargetUnusable, default_load, key_hint, preflight
 from mock_server.safety import UnsafeTarget, is_loopback
 from mock_server.spec import Contract, load_contract
 
@@ -121,3 +123,33 @@ def test_only_a_server_off_this_machine_gets_the_gentle_defaults(base_url, load)
 ])
 def test_a_key_is_shown_as_its_kind_and_at_most_three_characters(key, hint):
     assert key_hint(key) == hint
+
+
+def validating_before_auth(environ, start_response):
+    """A server that checks the body before the key: 400 for a bad body, whatever the key."""
+    body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+    key_ok = environ.get("HTTP_X_API_KEY") == "pk_test_good"
+    status, answer = (("400 Bad Request", {"status": "error", "code": 400, "message": "Invalid request body"})
+                      if b"externalId" not in body else
+                      ("200 OK", {"status": "success", "data": {}}) if key_ok else
+                      ("401 Unauthorized", {"status": "error", "code": 401, "message": "Invalid API key"}))
+    start_response(status, [("Content-Type", "application/json")])
+    return [json.dumps(answer).encode()]
+
+
+@pytest.mark.parametrize("keys, complaint", [
+    (("pk_test_good", "pk_test_bad"), "the target refused key pk_test_b… (401 Invalid API key)"),
+    (("pk_test_bad", "pk_test_good"), "the target refused key pk_test_b… (401 Invalid API key)"),
+])
+def test_the_preflight_catches_a_refused_key_even_where_bodies_are_checked_first(keys, complaint):
+    target = Target(api_key=keys[0], other_api_keys=keys[1:])
+    target._app = validating_before_auth
+    with pytest.raises(TargetUnusable) as refused:
+        preflight(target)
+    assert str(refused.value) == complaint
+
+
+def test_the_preflight_passes_keys_the_target_accepts():
+    target = Target(api_key="pk_test_good", other_api_keys=("pk_test_good",))
+    target._app = validating_before_auth
+    preflight(target)  # raises if any key is not accepted

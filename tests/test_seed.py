@@ -71,7 +71,7 @@ def test_seed_says_in_one_line_that_nothing_listens_there():
     url = f"http://127.0.0.1:{free_port()}"
     run = seed("--base-url", url, str(FIXTURES / "edge-cases.yaml"))
     assert (run.returncode, run.stdout) == (1, "")
-    assert run.stderr == f"Error: cannot reach {url} (connection refused); nothing was sent\n"
+    assert run.stderr == f"Error: cannot reach {url} (Connection refused); nothing was sent\n"
 
 
 def test_seed_with_a_key_per_environment(target):
