@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -113,8 +114,10 @@ def test_with_threads_a_delayed_request_does_not_hold_up_others():
         slow = threading.Thread(target=http, args=("POST", server.url + "/v1/user-journeys/users",
                                                    {"externalId": "slow"}, headers))
         slow.start()
+        deadline = time.monotonic() + 30
         while http("GET", server.url + "/__mock/faults")[2]["data"] != []:
-            pass  # the slow request has taken the fault and is now waiting
+            assert time.monotonic() < deadline, "the slow request never took the fault"
+        # The slow request has taken the fault and is now waiting.
         status, _, _ = http("POST", server.url + "/v1/user-journeys/users", {"externalId": "quick"}, headers)
         quick_done_first = slow.is_alive()
         slow.join()

@@ -1,6 +1,7 @@
 """The server process: a port it cannot have, a worker that never outlives it, its log formats."""
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from mock_server.logs import JsonFormatter
+from mock_server.server import _why
 
 from live_server import free_port, http, launch, start_server
 
@@ -101,6 +103,14 @@ def test_an_address_this_machine_lacks_is_a_one_line_error():
     # 192.0.2.1 is TEST-NET-1 (RFC 5737): never assigned to a real interface.
     assert run_mock("--host", "192.0.2.1", "--port", str(port)) == (
         1, "Error: cannot listen on 192.0.2.1: no such address on this machine\n")
+
+
+def test_a_permission_error_names_the_first_port_anyone_may_use():
+    """The message itself, also where the machine lets anyone listen anywhere (the test below skips there)."""
+    first_free = int(Path("/proc/sys/net/ipv4/ip_unprivileged_port_start").read_text())
+    refused = OSError(errno.EACCES, "Permission denied")
+    assert _why(refused, "127.0.0.1", 80) == (
+        f"no permission to listen on port 80 on 127.0.0.1 (ports below {first_free} need root)")
 
 
 def test_a_privileged_port_without_privileges_is_a_one_line_error():
