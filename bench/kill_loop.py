@@ -13,6 +13,7 @@ and the totals. Not part of the test suite.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -89,7 +90,12 @@ def stored(port: int) -> dict[str, dict]:
 
 
 def kill_all(process: subprocess.Popen) -> None:
-    os.killpg(process.pid, signal.SIGKILL)  # the server and its worker, as the OOM killer would
+    """SIGKILL the server and its worker (which has a process group of its own), as the OOM killer
+    would: nothing gets to finish an answer or close the database."""
+    worker = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True).stdout.split()
+    for pid in [process.pid, *map(int, worker)]:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
     process.wait()
 
 

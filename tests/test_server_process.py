@@ -233,3 +233,24 @@ def test_sighup_is_ignored_and_the_profiles_stay():
         assert wait_for(lambda: "SIGHUP ignored" in live.output(), 10)
         assert http("GET", live.url + "/__mock/profiles")[2]["meta"]["total"] == 1
         assert _children(live.process.pid) == workers
+
+
+def test_ctrl_c_in_a_terminal_stops_the_mock():
+    """A terminal sends SIGINT to the whole foreground process group: the parent must stop the worker."""
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "mock_server", "serve", "--port", str(port), "--quiet"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        assert wait_for(lambda: _accepts(port) and len(_children(process.pid)) == 1, 30)
+        assert http("POST", f"http://127.0.0.1:{port}{TRACK}", {"externalId": "ctrl-c"}, KEY)[0] == 200
+        worker = _children(process.pid)[0]
+        assert os.getpgid(worker) != os.getpgid(process.pid)  # Ctrl-C does not reach it directly
+        os.killpg(process.pid, signal.SIGINT)
+        output, _ = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+    assert process.returncode == 0, output
+    assert output.rstrip().endswith("gamifyhost-mock stopped")
+    assert wait_for(lambda: not _running(worker), 10)
