@@ -162,7 +162,7 @@ def contract(base_url: str | None, api_key: str | None, other_api_key: tuple[str
             (Path(cache) if os.path.isabs(cache) else Path.home() / ".cache") / "gamifyhost-mock" / "hypothesis")
     suite = Path(contract_tests.__file__).resolve().parent
     # Quiet, with one line per test from Progress instead of pytest's dots and percentages.
-    args = [str(suite), "-p", "no:cacheprovider", "--rootdir", str(suite), "-q", "-o", "console_output_style=classic",
+    args = [str(suite), "-c", str(suite / "pytest.ini"), "-p", "no:cacheprovider", "--rootdir", str(suite), "-q", "-o", "console_output_style=classic",
             "-rfE"]
     options = {"--base-url": base_url, "--api-key": api_key, "--max-examples": max_examples,
                "--rate-limit": rate_limit, "--inferred": inferred, "--app": app_factory,

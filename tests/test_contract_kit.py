@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -170,3 +171,17 @@ def test_contract_writes_nothing_into_the_current_directory(tmp_path):
     assert re.fullmatch(r"contract target: the mock in-process \(mock_server:create_app\), run prefix ct-[0-9a-f]{8}-",
                         lines[0])
     assert lines[1] == "contract settings: 5 examples per test, no rate cap, x-inferred breaches fail, 2 other keys"
+
+
+def test_the_suite_ignores_the_pytest_settings_of_the_project_around_it(tmp_path):
+    """Installed in a project's venv, the suite sat under that project's pyproject.toml, whose
+    addopts (e.g. --cov=myapp) pytest applied to it and then refused."""
+    site = tmp_path / "project" / ".venv" / "site"
+    shutil.copytree(HERE.parent / "contract_tests", site / "contract_tests",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / "project" / "pyproject.toml").write_text(
+        '[tool.pytest.ini_options]\naddopts = "--an-option-of-that-project"\n')
+    run = contract("--max-examples", "3", "-k", "conformance", cwd=tmp_path,
+                   env={"PYTHONPATH": os.pathsep.join([str(site), str(HERE)])})
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    assert "test_conformance[POST /v1/user-journeys/users] PASSED" in run.stdout
