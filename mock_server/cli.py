@@ -151,9 +151,10 @@ def contract(base_url: str | None, api_key: str | None, other_api_key: tuple[str
         import contract_tests
         from contract_tests.progress import Progress
     except ImportError as exc:
-        raise click.ClickException(
-            f"the contract suite needs its extras ({exc.name} is missing): "
-            "pip install 'gamifyhost-mock[contract]'") from None
+        # A usage error (exit 4, as pytest's), not 1, which would read as "does not conform".
+        click.echo(f"Error: the contract suite needs its extras ({exc.name} is missing): from a clone of "
+                   "gamifyhost-mock, pip install '.[contract]'", err=True)
+        sys.exit(4)
     # Hypothesis keeps its example database (and constants cache) in the user's cache, not in
     # whatever folder the command runs from.
     if not os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
@@ -162,8 +163,8 @@ def contract(base_url: str | None, api_key: str | None, other_api_key: tuple[str
             (Path(cache) if os.path.isabs(cache) else Path.home() / ".cache") / "gamifyhost-mock" / "hypothesis")
     suite = Path(contract_tests.__file__).resolve().parent
     # Quiet, with one line per test from Progress instead of pytest's dots and percentages.
-    args = [str(suite), "-c", str(suite / "pytest.ini"), "-p", "no:cacheprovider", "--rootdir", str(suite), "-q", "-o", "console_output_style=classic",
-            "-rfE"]
+    args = [str(suite), "-c", str(suite / "pytest.ini"), "-p", "no:cacheprovider", "--rootdir", str(suite), "-q",
+            "-o", "console_output_style=classic", "-rfE"]
     options = {"--base-url": base_url, "--api-key": api_key, "--max-examples": max_examples,
                "--rate-limit": rate_limit, "--inferred": inferred, "--app": app_factory,
                "--junitxml": junit}

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 from importlib.metadata import version
 from pathlib import Path
 
@@ -119,3 +121,14 @@ def test_seed_demo_is_the_shipped_data_set(runner):
     result = run(runner, "seed", "--base-url", url, "demo")
     assert result.exit_code == 1
     assert result.output == f"Error: cannot reach {url} (Connection refused); nothing was sent\n"
+
+
+def test_contract_without_its_extras_is_a_usage_error_not_a_failed_contract():
+    script = ("import sys\n"
+              "sys.modules['pytest'] = None  # as if the [contract] extras were not installed\n"
+              "from mock_server.cli import main\n"
+              "main(['contract'], prog_name='gamifyhost-mock')\n")
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert (run.returncode, run.stdout, run.stderr) == (
+        4, "", "Error: the contract suite needs its extras (pytest is missing): from a clone of "
+               "gamifyhost-mock, pip install '.[contract]'\n")
