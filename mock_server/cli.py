@@ -5,6 +5,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 
@@ -35,6 +36,18 @@ class _ServeByDefault(click.Group):
         if rows:
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
+
+
+class _BaseUrl(click.ParamType):
+    """The root URL of a server: http:// or https://, a host, maybe a port (a path is kept)."""
+
+    name = "url"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        parts = urlsplit(str(value))
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            self.fail(f"{value!r} is not an http:// or https:// URL (e.g. http://127.0.0.1:4010)", param, ctx)
+        return str(value)
 
 
 class _DataPath(click.Path):
@@ -119,7 +132,7 @@ def serve(host: str, port: int, keys_file: Path | None, threads: int, fixture_pa
 
 
 @main.command(context_settings={"ignore_unknown_options": True})
-@click.option("--base-url", help="Server to test; default: the mock, in-process.")
+@click.option("--base-url", type=_BaseUrl(), help="Server to test; default: the mock, in-process.")
 @click.option("--api-key", help="Public key to call it with (required with --base-url).")
 @click.option("--other-api-key", multiple=True,
               help="Key of the other environment or another partner, for the isolation checks.")
@@ -178,7 +191,8 @@ def contract(base_url: str | None, api_key: str | None, other_api_key: tuple[str
 
 
 @main.command()
-@click.option("--base-url", required=True, help="Server to seed: the mock, a test environment, anything.")
+@click.option("--base-url", required=True, type=_BaseUrl(),
+              help="Server to seed (its root URL): the mock, a test environment, anything.")
 @click.option("--api-key", "api_keys", multiple=True,
               help="Send every entry of this key's environment with this key instead of its own "
                    "(one pk_test_ and/or one pk_live_); entries of other environments are skipped.")
@@ -199,7 +213,7 @@ def seed(base_url: str, api_keys: tuple[str, ...], concurrency: int, retries: in
     """
     from .fixtures import check_schema, read_documents
     from .safety import UnsafeTarget, refuse_live_writes
-    from .seed import Seeder, Unreachable, entries_from, environment_of
+    from .seed import Seeder, Stopped, entries_from, environment_of
     from .spec import load_control_contract
 
     overrides: dict[str, str] = {}
@@ -223,7 +237,7 @@ def seed(base_url: str, api_keys: tuple[str, ...], concurrency: int, retries: in
     show = sys.stderr.isatty() if progress is None else progress
     try:
         report = Seeder(base_url, retries=retries, timeout=timeout).run(entries, concurrency, show)
-    except Unreachable as exc:
+    except Stopped as exc:
         raise click.ClickException(str(exc)) from None
     report.skipped = skipped
     for origin, detail in report.failures:

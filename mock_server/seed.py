@@ -42,11 +42,23 @@ class SeedReport:
     failures: list[tuple[str, str]] = field(default_factory=list)
 
 
-class Unreachable(Exception):
+class Stopped(Exception):
+    """The first request showed that no entry could be stored: the run stops there."""
+
+
+class Unreachable(Stopped):
     """The first request could not connect to the server at all; nothing was sent."""
 
     def __init__(self, base_url: str, reason: str) -> None:
         super().__init__(f"cannot reach {base_url} ({reason}); nothing was sent")
+
+
+class NotTheApi(Stopped):
+    """The first request was answered 404: --base-url does not name the API's root."""
+
+    def __init__(self, base_url: str, url: str) -> None:
+        super().__init__(f"{url} answered 404: is {base_url} the API's root URL (without {TRACK_PATH})? "
+                         "Nothing was stored")
 
 
 def _retrying_session(retry: Retry) -> requests.Session:
@@ -102,7 +114,8 @@ class Seeder:
     def send(self, entry: SeedEntry, first: bool = False) -> tuple[str, str]:
         """('created' | 'updated' | 'failed', detail) for one entry.
 
-        Raises Unreachable when this is the `first` request and it cannot connect.
+        Raises Stopped when this is the `first` request and it cannot connect (Unreachable) or
+        is answered 404 (NotTheApi): every entry would meet the same.
         """
         try:
             response = (self._probe if first else self._session()).post(
@@ -112,6 +125,8 @@ class Seeder:
             if why is not None:
                 raise Unreachable(self._base_url, why) from None
             return "failed", f"{type(exc).__name__}: {exc}"
+        if first and response.status_code == 404:
+            raise NotTheApi(self._base_url, self._url)
         try:
             payload = response.json()
         except ValueError:
@@ -124,7 +139,7 @@ class Seeder:
         return ("created" if data.get("firstSeenAt") == data.get("lastSeenAt") else "updated"), ""
 
     def run(self, entries: list[SeedEntry], concurrency: int, progress: bool) -> SeedReport:
-        """Send the first entry alone (Unreachable if it cannot connect), then the rest concurrently."""
+        """Send the first entry alone (Stopped if that shows nothing can be stored), then the rest concurrently."""
         report = SeedReport()
         with ThreadPoolExecutor(max_workers=concurrency) as pool, \
                 tqdm(total=len(entries), unit="profile", disable=not progress, desc="seeding") as bar:

@@ -75,6 +75,25 @@ def test_seed_says_in_one_line_that_nothing_listens_there():
     assert run.stderr == f"Error: cannot reach {url} (Connection refused); nothing was sent\n"
 
 
+def test_seed_stops_at_once_when_the_url_is_not_the_api_root(target):
+    run = seed("--base-url", target.url + "/api", str(FIXTURES))
+    assert (run.returncode, run.stdout) == (1, "")
+    assert run.stderr == (f"Error: {target.url}/api/v1/user-journeys/users answered 404: is {target.url}/api "
+                          "the API's root URL (without /v1/user-journeys/users)? Nothing was stored\n")
+    assert http("GET", target.url + "/__mock/profiles")[2]["meta"]["total"] == 0
+
+
+@pytest.mark.parametrize("command", ["seed", "contract"])
+@pytest.mark.parametrize("url", ["127.0.0.1:4011", "ftp://127.0.0.1", "http://"])
+def test_a_base_url_without_http_is_a_usage_error(command, url):
+    extra = [str(FIXTURES)] if command == "seed" else ["--api-key", "pk_test_x"]
+    run = subprocess.run([sys.executable, "-m", "mock_server", command, "--base-url", url, *extra],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2
+    assert (f"Invalid value for '--base-url': {url!r} is not an http:// or https:// URL "
+            "(e.g. http://127.0.0.1:4010)") in run.stderr
+
+
 def test_seed_with_a_key_per_environment(target):
     run = seed("--base-url", target.url, "--api-key", "pk_test_staging_qa", str(FIXTURES))
     live = sum(p["apiKey"].startswith("pk_live_") for _, d in read_documents([FIXTURES]) for p in d["profiles"])
