@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import re
 import shlex
 import threading
 import time
@@ -20,6 +19,7 @@ from typing import Any
 
 import requests
 
+from mock_server.auth import key_hint
 from mock_server.safety import is_loopback, refuse_live_writes
 from mock_server.unreachable import connect_failure
 
@@ -50,13 +50,6 @@ def default_load(base_url: str | None) -> tuple[int, float | None]:
     if base_url is None or is_loopback(base_url):
         return LOCAL_MAX_EXAMPLES, None
     return REMOTE_MAX_EXAMPLES, REMOTE_RATE_LIMIT
-
-
-def key_hint(key: str) -> str:
-    """A key as output may show it: its kind (pk_test_, …) and at most 3 characters, never half the rest."""
-    kind = re.match(r"[a-z]{2}_[a-z]{4}_", key)
-    start = kind.end() if kind else 0
-    return key[:start + min(3, (len(key) - start) // 2)] + "…"
 
 
 @dataclass

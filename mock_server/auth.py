@@ -50,6 +50,13 @@ class KeysFileError(ValueError):
     """A keys file that cannot be used; the message names the file and the place."""
 
 
+def key_hint(key: str) -> str:
+    """A key as output may show it: its kind (pk_test_, …) and at most 3 characters, never half the rest."""
+    kind = re.match(r"[a-z]{2}_[a-z]{4}_", key)
+    start = kind.end() if kind else 0
+    return key[:start + min(3, (len(key) - start) // 2)] + "…"
+
+
 @lru_cache(maxsize=65536)
 def derived_partner_id(seed: str) -> str:
     """A partnerId that is the same for the same seed on every run and machine."""

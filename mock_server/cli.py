@@ -14,7 +14,7 @@ from .auth import KeysFileError
 from .bundled import DEMO, demo_fixtures, demo_keys
 from .fixtures import FixtureError
 from .journeys.sqlite import SYNC_MODES, StateFileError
-from .logs import LOG_FORMATS, announce
+from .logs import LOG_FORMATS, announce, counted, warn
 from .state import EXTENSION
 
 
@@ -119,13 +119,16 @@ def serve(host: str, port: int, keys_file: Path | None, threads: int, fixture_pa
         listener.close()
         raise click.ClickException(str(exc)) from None
     mock = app.extensions[EXTENSION]
+    for warning in mock.warnings:
+        warn(log_format, warning)
     if mock.loaded_from:
-        announce(log_format, f"loaded {len(mock.store)} profiles from {', '.join(map(str, mock.loaded_from))}")
+        announce(log_format, f"loaded {counted(len(mock.store), 'profile')} from "
+                             f"{', '.join(map(str, mock.loaded_from))}")
 
     def close_state() -> None:
         kept = len(mock.store)
         mock.store.close()
-        announce(log_format, f"state: {kept} profiles kept in {state_file}")
+        announce(log_format, f"state: {counted(kept, 'profile')} kept in {state_file}")
 
     run_server(app, host, port, threads=threads, access_log=not quiet, on_exit=close_state if state_file else None,
                log_format=log_format, listener=listener)

@@ -6,6 +6,7 @@ line adds `client`, `method`, `path`, `status` and `durationMs`, any other line 
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -52,6 +53,17 @@ ACCESS_LINES: dict[str, Callable[[str, str, str, str, float], str]] = {"text": _
 def announce(log_format: str, message: str, **fields: Any) -> None:
     """A start-up or stop line on standard output; `fields` are added to a JSON line."""
     print(message if log_format == "text" else json_line("info", message=message, **fields), flush=True)
+
+
+def warn(log_format: str, message: str) -> None:
+    """A start-up warning on standard error (text starting "warning: ", or a JSON line)."""
+    print(f"warning: {message}" if log_format == "text" else json_line("warning", message=message),
+          file=sys.stderr, flush=True)
+
+
+def counted(count: int, noun: str) -> str:
+    """`1 profile`, `2 profiles`."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
 def logging_config(log_format: str, app_logger: str) -> dict[str, Any]:

@@ -14,8 +14,9 @@ from flask import Flask, current_app
 from jsonschema import Draft202012Validator
 
 from . import fixtures
-from .auth import Authenticator, load_keys_file
+from .auth import Authenticator, key_hint, load_keys_file
 from .clock import Clock
+from .errors import ApiError
 from .faults import FaultBoard
 from .journal import Journal
 from .journeys.memory import MemoryStorage
@@ -44,6 +45,7 @@ class MockState:
     control_bodies: dict[str, Draft202012Validator]
     state_file: Path | None  # the SQLite database every write goes to, if any
     loaded_from: list[Path]  # the state file (if it held profiles) and fixtures preloaded at start
+    warnings: list[str]  # what a person starting the mock should know (the CLI prints them)
 
     def load_fixtures(self, documents: list) -> tuple[int, int]:
         """Load fixture documents whole (see fixtures.load); return (created, updated)."""
@@ -76,12 +78,33 @@ def build_state(config: dict) -> MockState:
         control_bodies={op: control.validator(control.request_schema_ref(op)) for op in CONTROL_BODIES},
         state_file=state_file,
         loaded_from=[state_file] if state_file is not None and storage.count() else [],
+        warnings=[],
     )
+    if state_file is not None:
+        state.warnings += moved_partners(state.store, state.authenticator, state_file)
     fixture_paths = [Path(p) for p in config.get("FIXTURES") or []]
     if fixture_paths:
         state.load_fixtures(fixtures.read_documents(fixture_paths))
         state.loaded_from += fixture_paths
     return state
+
+
+def moved_partners(store: ProfileStore, authenticator: Authenticator, source: Path) -> list[str]:
+    """A warning for each stored partner whose key now authenticates as another partner, or not at
+    all: the mock was started with other --keys than when the profiles were written, and the
+    same key would now read and write a separate, empty set of profiles."""
+    warnings = []
+    for (partner_id, environment), api_key in store.spaces().items():
+        try:
+            now = authenticator.authenticate(api_key).partner_id
+            change = f"now names partner {now}"
+        except ApiError as exc:
+            now, change = None, f"is now refused ({exc.status} {exc.message})"
+        if now != partner_id:
+            warnings.append(f"{source} holds {environment} profiles of partner {partner_id}, written with key "
+                            f"{key_hint(api_key)}, which {change}: start with the --keys file they were "
+                            "written with, or that key will not see them")
+    return warnings
 
 
 def init_app(app: Flask) -> MockState:

@@ -75,20 +75,22 @@ def launch(port: int, *args: str) -> subprocess.Popen:
 
 
 def start_server(*args: str, timeout: float = 30) -> LiveServer:
-    """Run `python -m mock_server serve --port <free> ARGS` and wait until it accepts connections."""
+    """Run `python -m mock_server serve --port <free> ARGS` and wait until it says it is serving.
+
+    Not until the port accepts: the mock listens before it builds its app (so that a taken port
+    is found first), and a test that stopped it then would stop a mock still loading.
+    """
     port = free_port()
-    process = launch(port, *args)
+    server = LiveServer(launch(port, *args), f"http://127.0.0.1:{port}")
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited early: {process.communicate()[0]}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return LiveServer(process, f"http://127.0.0.1:{port}")
-        except OSError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError(f"server did not listen on {port} within {timeout}s")
+    while "serving on" not in server.output():
+        if server.process.poll() is not None:
+            raise RuntimeError(f"server exited early: {server.finish()[1]}")
+        if time.monotonic() > deadline:
+            server.process.kill()
+            raise RuntimeError(f"server did not start serving on {port} within {timeout}s: {server.finish()[1]}")
+        time.sleep(0.02)
+    return server
 
 
 def _lower(headers) -> dict[str, str]:

@@ -9,7 +9,8 @@ from schemathesis.openapi.checks import JsonSchemaError, RejectedPositiveData
 
 from contract_tests.inferred import Judge, documented_document
 from contract_tests.schema import MAX_EXTERNAL_ID, with_prefix
-from contract_tests.target import Target, TargetUnusable, default_load, key_hint, preflight
+from contract_tests.target import Target, TargetUnusable, default_load, preflight
+from mock_server.auth import key_hint
 from mock_server.safety import UnsafeTarget, is_loopback
 from mock_server.spec import Contract, load_contract
 

@@ -187,3 +187,30 @@ def test_a_second_mock_on_the_same_state_file_is_refused(tmp_path):
     assert run.returncode == 1
     assert run.stderr.strip() == (f"Error: {state}: in use by another gamifyhost-mock; give each mock "
                                   "its own --state file")
+
+
+def test_a_restart_with_other_keys_warns_that_stored_partners_are_out_of_reach(tmp_path):
+    """With another keys file (or none), a stored partner's key names another partner: its
+    profiles are still there but that key reads and writes a separate, empty set."""
+    from mock_server import create_app
+
+    root = Path(__file__).resolve().parent.parent
+    state, keys = tmp_path / "s.db", root / "examples" / "keys.yaml"
+    first = create_app({"STATE_FILE": state, "KEYS_FILE": keys, "FIXTURES": [root / "fixtures" / "acme.yaml"]})
+    assert first.extensions["gamifyhost_mock"].warnings == []
+    first.extensions["gamifyhost_mock"].store.close()
+    same = create_app({"STATE_FILE": state, "KEYS_FILE": keys}).extensions["gamifyhost_mock"]
+    assert same.warnings == []
+    same.store.close()
+    partner, derived = "7d3f7a56-1c2b-4f7e-9a51-3b8f0c6d2e10", derived_partner_id("4e1baec9e705789eebc174f4eabc875a")
+    expected = [
+        f"{state} holds {env} profiles of partner {partner}, written with key pk_{env.lower()}_4e1…, which now "
+        f"names partner {derived}: start with the --keys file they were written with, or that key will not see them"
+        for env in ("TEST", "LIVE")]
+    other = create_app({"STATE_FILE": state}).extensions["gamifyhost_mock"]
+    assert other.warnings == expected
+    other.store.close()
+    with start_server("--state", str(state), "--quiet") as server:  # and the command says so at start
+        _, output = server.stop()
+    assert [line for line in output.splitlines() if line.startswith("warning: ")] == [
+        f"warning: {line}" for line in expected]

@@ -45,6 +45,9 @@ class MemoryStorage:
                     for p in space.profiles.values() if external_id is None or p.external_id == external_id]
         return matching[offset:offset + limit], len(matching)
 
+    def spaces(self) -> dict[Space, str]:
+        return {key: space.api_key for key, space in self._spaces.items() if space.profiles}
+
     def items(self) -> Iterator[tuple[Space, str, Profile]]:
         for key, space in list(self._spaces.items()):
             for profile in list(space.profiles.values()):

@@ -18,7 +18,7 @@ from typing import Any
 
 from ..auth import Principal
 from ..clock import Clock, format_timestamp
-from .storage import Profile, ProfileFields, Storage
+from .storage import Profile, ProfileFields, Space, Storage
 
 # What the profile reports for metrics it derives from events; the mock receives no events yet.
 DERIVED_DEFAULTS: dict[str, Any] = {
@@ -198,6 +198,11 @@ class ProfileStore:
         """Every profile as a fixture entry that `load` restores exactly."""
         with self._lock:
             return [self._fixture_entry(api_key, profile) for _, api_key, profile in self._storage.items()]
+
+    def spaces(self) -> dict[Space, str]:
+        """Each (partnerId, environment) that holds profiles, with the key its first profile came with."""
+        with self._lock:
+            return self._storage.spaces()
 
     def close(self) -> None:
         """Let the storage release its files (an SQLite store folds its log into the database)."""

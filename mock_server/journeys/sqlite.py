@@ -226,6 +226,12 @@ class SqliteStorage:
         for row in rows:
             yield (row[0], row[1]), row[2], self._profile(row[3], row[4:])
 
+    def spaces(self) -> dict[Space, str]:
+        rows = self._db().execute("SELECT s.partnerId, s.environment, s.apiKey FROM spaces AS s WHERE EXISTS "
+                                  "(SELECT 1 FROM profiles AS p WHERE p.partnerId = s.partnerId "
+                                  "AND p.environment = s.environment) ORDER BY s.rowid")
+        return {(row[0], row[1]): row[2] for row in rows}
+
     def remove(self, partner_id: str | None, environment: str | None) -> int:
         where, values = self._filters(partner_id, environment, None, prefix="")
         db = self._db()

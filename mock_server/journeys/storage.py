@@ -66,6 +66,9 @@ class Storage(Protocol):
         order profiles were created.
         """
 
+    def spaces(self) -> dict[Space, str]:
+        """Each space that holds profiles, with the api key it was created with."""
+
     def items(self) -> Iterator[tuple[Space, str, Profile]]:
         """Every profile with its space and that space's api key, in `page` order."""
 
