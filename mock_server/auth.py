@@ -13,9 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, ValidationError
+from jsonschema.exceptions import best_match
 
+from . import yaml_errors
 from .errors import ApiError
+from .validation import MAX_REPORTED_PROBLEMS
 
 MISSING_KEY = "Missing X-API-Key header"
 INVALID_KEY = "Invalid API key"
@@ -105,13 +108,16 @@ def load_keys_file(path: str | Path, key_pattern: str) -> dict[str, KeyEntry]:
     """Read and check a keys file; raises KeysFileError naming what is wrong and where."""
     try:
         document: Any = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+    except yaml.YAMLError as exc:
+        raise KeysFileError(f"{path}: not valid YAML: {yaml_errors.describe(exc)}") from None
+    except OSError as exc:
         raise KeysFileError(f"{path}: cannot read keys file: {exc}") from None
     schema = yaml.safe_load(_KEYS_SCHEMA.read_text(encoding="utf-8"))
-    error = next(iter(Draft202012Validator(schema).iter_errors(document)), None)
-    if error is not None:
-        where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
-        raise KeysFileError(f"{path}: {where}: {error.message}")
+    # Every problem, one line each; of a oneOf (a key is a string or an object) the likeliest one.
+    problems = [f"{'/'.join(map(str, error.absolute_path)) or '(top level)'}: {error.message}"
+                for error in map(best_match_of, Draft202012Validator(schema).iter_errors(document))]
+    if problems:
+        raise KeysFileError(_listing(path, problems))
     pattern = re.compile(key_pattern)
     keys: dict[str, KeyEntry] = {}
     for p_index, partner in enumerate(document["partners"]):
@@ -121,14 +127,28 @@ def load_keys_file(path: str | Path, key_pattern: str) -> dict[str, KeyEntry]:
                 item = {"key": item} if isinstance(item, str) else item
                 key, where = item["key"], f"partners/{p_index}/applications/{a_index}/keys/{k_index}"
                 if not pattern.fullmatch(key):
-                    raise KeysFileError(f"{path}: {where}: {key!r} is not a pk_test_/pk_live_ key")
-                if key in keys:
-                    raise KeysFileError(f"{path}: {where}: key {key!r} is listed twice")
+                    problems.append(f"{where}: {key!r} is not a pk_test_/pk_live_ key")
+                elif key in keys:
+                    problems.append(f"{where}: key {key!r} is listed twice")
                 refusal = (
                     KEY_REVOKED if item.get("revoked")
                     else APP_INACTIVE if not app.get("active", True)
                     else PARTNER_NOT_FOUND if partner.get("deleted")
                     else None
                 )
-                keys[key] = KeyEntry(partner_id, refusal)
+                keys.setdefault(key, KeyEntry(partner_id, refusal))
+    if problems:
+        raise KeysFileError(_listing(path, problems))
     return keys
+
+
+def best_match_of(error: ValidationError) -> ValidationError:
+    """The error to show for `error`: itself, or the most relevant of its alternatives' errors."""
+    return best_match([error]) or error
+
+
+def _listing(path: str | Path, problems: list[str]) -> str:
+    """`FILE: problem`, one line each, at most MAX_REPORTED_PROBLEMS of them."""
+    shown = [f"{path}: {problem}" for problem in problems[:MAX_REPORTED_PROBLEMS]]
+    more = len(problems) - len(shown)
+    return "\n".join(shown + ([f"… and {more} more"] if more else []))

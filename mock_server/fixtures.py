@@ -16,17 +16,17 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator
 
+from . import yaml_errors
 from .auth import Authenticator
 from .clock import parse_timestamp
 from .errors import ApiError
 from .journeys.profiles import LoadConflict, LoadItem, ProfileStore, Restore
-from .validation import describe, quote, sorted_errors
+from .validation import MAX_REPORTED_PROBLEMS, describe, quote, sorted_errors
 
 FIXTURE_SUFFIXES = (".yaml", ".yml", ".json")
 
 
 # A broken document reports this many problems at most, then how many more there were.
-MAX_REPORTED_PROBLEMS = 20
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,9 @@ def read_documents(paths: Iterable[str | Path]) -> list[tuple[str, Any]]:
         for file in files:
             try:
                 documents.append((str(file), _parse(file.read_text(encoding="utf-8"))))
-            except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            except yaml.YAMLError as exc:
+                raise FixtureError(f"{file}: not valid YAML: {yaml_errors.describe(exc)}") from None
+            except (OSError, UnicodeDecodeError) as exc:
                 raise FixtureError(f"{file}: cannot read fixture file: {exc}") from None
     return documents
 

@@ -18,6 +18,8 @@ from .errors import INVALID_BODY, UNSUPPORTED_MEDIA, ApiError
 from .spec import ecma_search
 
 MAX_REPORTED_ERRORS = 10
+# Lines a fixture or keys file report lists before it only counts the rest.
+MAX_REPORTED_PROBLEMS = 20
 # A "\uD800"-"\uDFFF" escape: the only way a JSON text can smuggle in a lone surrogate.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 

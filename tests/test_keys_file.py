@@ -84,7 +84,7 @@ def test_keys_file_partners_and_environments(client):
      "partners/0/applications/0/keys/1: key 'pk_test_a' is listed twice"),
     ("partners:\n  - name: A\n    colour: red\n    applications: [{name: w, keys: [pk_test_a]}]",
      "partners/0: Additional properties are not allowed ('colour' was unexpected)"),
-    ("partners: [", "cannot read keys file"),
+    ("partners: [", "not valid YAML: line 1, column 12: expected the node content, but found '<stream end>'"),
 ])
 def test_bad_keys_file_is_refused_with_its_place(tmp_path, content, complaint):
     path = tmp_path / "keys.yaml"
@@ -93,6 +93,19 @@ def test_bad_keys_file_is_refused_with_its_place(tmp_path, content, complaint):
         create_app({"KEYS_FILE": path})
     assert str(caught.value).startswith(str(path))
     assert complaint in str(caught.value)
+
+
+def test_every_problem_of_a_keys_file_is_listed_one_per_line(tmp_path):
+    path = tmp_path / "keys.yaml"
+    path.write_text("partners:\n  - name: A\n    applications:\n      - name: w\n        keys:\n"
+                    "          - {key: pk_live_b, revoked: maybe}\n          - pk_test_a\n"
+                    "      - name: v\n        active: sometimes\n        keys: [pk_test_c]\n")
+    with pytest.raises(KeysFileError) as caught:
+        create_app({"KEYS_FILE": path})
+    assert str(caught.value).splitlines() == [
+        f"{path}: partners/0/applications/0/keys/0/revoked: 'maybe' is not of type 'boolean'",
+        f"{path}: partners/0/applications/1/active: 'sometimes' is not of type 'boolean'",
+    ]
 
 
 def test_cli_reports_a_bad_keys_file(runner, tmp_path):
