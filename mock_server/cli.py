@@ -1,6 +1,7 @@
 """The `gamifyhost-mock` command. With no subcommand it runs `serve`."""
 from __future__ import annotations
 
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -104,6 +105,8 @@ def serve(host: str, port: int, keys_file: Path | None, threads: int, fixture_pa
     from .server import ListenError, listen
     from .server import serve as run_server
 
+    # SIGTERM while loading (before the server's own handler) is a clean stop too, not a kill.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     # The port first: a mock that cannot serve must not load fixtures into a --state file that
     # another mock may be serving from.
     try:
