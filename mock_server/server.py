@@ -242,6 +242,6 @@ def serve(app: Flask, host: str, port: int, threads: int = 1, access_log: bool =
     worker = _worker(MPServer._spawn_wsgi_worker, os.getpid(), on_exit)
     try:
         server.serve(spawn_target=worker, target_loader=lambda _target: served)
-    finally:
+    finally:  # also when a stop came before granian's own handler (the CLI's exits at once)
         listener.close()
-    announce(log_format, "gamifyhost-mock stopped")
+        announce(log_format, "gamifyhost-mock stopped")
