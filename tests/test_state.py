@@ -83,13 +83,13 @@ def test_a_clean_stop_folds_the_log_into_one_file_that_sqlite3_can_read(tmp_path
     assert code == 0, output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mock.db"]  # no -wal/-shm left behind
     with closing(sqlite3.connect(state)) as db:
-        row = db.execute("SELECT id, partnerId, environment, externalId, displayName, email, country, "
-                         "firstSeenAt, lastSeenAt, json_extract(tags, '$.plan'), metadata FROM profiles").fetchone()
-        spaces = db.execute("SELECT partnerId, environment, apiKey FROM spaces").fetchall()
+        rows = db.execute("SELECT id, partnerId, environment, externalId, apiKey, displayName, email, country, "
+                          "firstSeenAt, lastSeenAt, json_extract(tags, '$.plan'), metadata FROM profiles").fetchall()
+        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")]
         version = db.execute("SELECT value FROM meta WHERE key = 'schemaVersion'").fetchone()
-    assert row == (profile["id"], profile["partnerId"], "TEST", "jane", "Jane", None, "NG",
-                   profile["firstSeenAt"], profile["lastSeenAt"], "premium", '{"a":1}')
-    assert spaces == [(profile["partnerId"], "TEST", "pk_test_state")]
+    assert rows == [(profile["id"], profile["partnerId"], "TEST", "jane", "pk_test_state", "Jane", None, "NG",
+                     profile["firstSeenAt"], profile["lastSeenAt"], "premium", '{"a":1}')]
+    assert tables == ["meta", "profiles"]
     assert version == ("1",)
 
 

@@ -16,7 +16,7 @@ import os
 import sqlite3
 import uuid
 from collections.abc import Collection, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,11 @@ SQLITE_HEADER = b"SQLite format 3\x00"
 SYNC_MODES = ("normal", "full")
 BUSY_TIMEOUT_MS = 5000  # another process (the sqlite3 shell, say) may hold the write lock briefly
 MAX_VARIABLES = 500  # per statement; SQLite's lowest compiled-in limit is 999
+# Each (partnerId, environment) with profiles, in the order it got its first one, and that
+# profile's key: the key exports carry, as the memory store keeps the first key of a space.
+SPACES = ("WITH spaces AS (SELECT g.partnerId, g.environment, g.first, f.apiKey FROM (SELECT partnerId, "
+          "environment, min(rowid) AS first FROM profiles GROUP BY partnerId, environment) AS g "
+          "JOIN profiles AS f ON f.rowid = g.first)")
 
 
 class StateFileError(ValueError):
@@ -59,16 +64,16 @@ class SqliteStorage:
         self._connection: sqlite3.Connection | None = None
         self._lock_fd: int | None = None
         self._pid = 0
-        self._in_transaction = False
         data = [*fields.text, *fields.merged]
-        self._columns = ["partnerId", "environment", "externalId", "id", "firstSeenAt", "lastSeenAt", *data]
+        self._columns = ["partnerId", "environment", "externalId", "id", "apiKey", "firstSeenAt", "lastSeenAt", *data]
         listed = ", ".join(map(_quote, self._columns))
         selected = ["id", "firstSeenAt", "lastSeenAt", *map(_quote, data)]
         self._select = ", ".join(selected)
         self._prefixed = ", ".join("p." + column for column in selected)
         self._get_sql = (f"SELECT {self._select} FROM profiles "
                          "WHERE partnerId = ? AND environment = ? AND externalId = ?")
-        updates = ", ".join(f"{_quote(c)} = excluded.{_quote(c)}" for c in self._columns[4:])
+        # id and apiKey are the profile's from its creation; everything after them follows the write.
+        updates = ", ".join(f"{_quote(c)} = excluded.{_quote(c)}" for c in self._columns[5:])
         # An upsert, not INSERT OR REPLACE: the row keeps its rowid, which orders listings.
         self._put_sql = (f"INSERT INTO profiles ({listed}) VALUES ({', '.join('?' * len(self._columns))}) "
                          f"ON CONFLICT (partnerId, environment, externalId) DO UPDATE SET {updates}")
@@ -145,11 +150,9 @@ class SqliteStorage:
                 raise StateFileError(f"{self.path}: written by a version of gamifyhost-mock with state schema "
                                      f"{version[0]}; this one reads schema {SCHEMA_VERSION}")
             db.execute("INSERT OR IGNORE INTO meta VALUES ('schemaVersion', ?)", (SCHEMA_VERSION,))
-            db.execute("CREATE TABLE IF NOT EXISTS spaces (partnerId TEXT NOT NULL, environment TEXT NOT NULL, "
-                       "apiKey TEXT NOT NULL, PRIMARY KEY (partnerId, environment))")
             db.execute(
                 "CREATE TABLE IF NOT EXISTS profiles (partnerId TEXT NOT NULL, environment TEXT NOT NULL, "
-                "externalId TEXT NOT NULL, id TEXT NOT NULL UNIQUE, firstSeenAt TEXT NOT NULL, "
+                "externalId TEXT NOT NULL, id TEXT NOT NULL UNIQUE, apiKey TEXT NOT NULL, firstSeenAt TEXT NOT NULL, "
                 "lastSeenAt TEXT NOT NULL, "
                 + "".join(f"{_quote(name)} TEXT, " for name in data)
                 + "PRIMARY KEY (partnerId, environment, externalId))")
@@ -178,24 +181,18 @@ class SqliteStorage:
 
     def put(self, space: Space, api_key: str, profile: Profile) -> None:
         db = self._db()
-        row = (*space, profile.external_id, str(uuid.UUID(int=profile.id)), format_timestamp(profile.first_seen),
-               format_timestamp(profile.last_seen), *profile.text,
-               *(None if value is None else value.decode("utf-8") for value in profile.merged))
-        # The space row goes with every write (about 4 µs): a row deleted behind the mock's back
-        # (with the sqlite3 shell) would otherwise hide this profile from listings and exports.
-        with nullcontext() if self._in_transaction else self._atomic(db):
-            db.execute("INSERT OR IGNORE INTO spaces VALUES (?, ?, ?)", (*space, api_key))
-            db.execute(self._put_sql, row)
+        # One statement, committed by itself outside transaction(): the write is durable when
+        # this returns. (A second table of spaces cost a transaction around two statements per
+        # write, 0.80x the in-memory throughput against 0.9x.)
+        db.execute(self._put_sql, (*space, profile.external_id, str(uuid.UUID(int=profile.id)), api_key,
+                                   format_timestamp(profile.first_seen), format_timestamp(profile.last_seen),
+                                   *profile.text,
+                                   *(None if value is None else value.decode("utf-8") for value in profile.merged)))
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        db = self._db()
-        try:
-            with self._atomic(db):
-                self._in_transaction = True
-                yield
-        finally:
-            self._in_transaction = False
+        with self._atomic(self._db()):
+            yield
 
     def owners(self, ids: Collection[int]) -> dict[int, tuple[Space, str]]:
         texts = [str(uuid.UUID(int=i)) for i in ids]
@@ -213,32 +210,27 @@ class SqliteStorage:
         where, values = self._filters(partner_id, environment, external_id)
         db = self._db()
         total = db.execute(f"SELECT count(*) FROM profiles AS p {where}", values).fetchone()[0]
-        rows = db.execute(f"SELECT p.partnerId, p.environment, p.externalId, {self._prefixed} "
+        rows = db.execute(f"{SPACES} SELECT p.partnerId, p.environment, p.externalId, {self._prefixed} "
                           f"FROM profiles AS p JOIN spaces AS s USING (partnerId, environment) {where} "
-                          "ORDER BY s.rowid, p.rowid LIMIT ? OFFSET ?", (*values, limit, offset))
+                          "ORDER BY s.first, p.rowid LIMIT ? OFFSET ?", (*values, limit, offset))
         return [((r[0], r[1]), self._profile(r[2], r[3:])) for r in rows], total
 
     def items(self) -> Iterator[tuple[Space, str, Profile]]:
         rows = self._db().execute(
-            f"SELECT p.partnerId, p.environment, s.apiKey, p.externalId, {self._prefixed} "
-            "FROM profiles AS p JOIN spaces AS s USING (partnerId, environment) ORDER BY s.rowid, p.rowid"
+            f"{SPACES} SELECT p.partnerId, p.environment, s.apiKey, p.externalId, {self._prefixed} "
+            "FROM profiles AS p JOIN spaces AS s USING (partnerId, environment) ORDER BY s.first, p.rowid"
         ).fetchall()
         for row in rows:
             yield (row[0], row[1]), row[2], self._profile(row[3], row[4:])
 
     def spaces(self) -> dict[Space, str]:
-        rows = self._db().execute("SELECT s.partnerId, s.environment, s.apiKey FROM spaces AS s WHERE EXISTS "
-                                  "(SELECT 1 FROM profiles AS p WHERE p.partnerId = s.partnerId "
-                                  "AND p.environment = s.environment) ORDER BY s.rowid")
+        rows = self._db().execute(f"{SPACES} SELECT partnerId, environment, apiKey FROM spaces ORDER BY first")
         return {(row[0], row[1]): row[2] for row in rows}
 
     def remove(self, partner_id: str | None, environment: str | None) -> int:
         where, values = self._filters(partner_id, environment, None, prefix="")
         db = self._db()
-        with self._atomic(db):
-            removed = db.execute(f"DELETE FROM profiles {where}", values).rowcount
-            db.execute(f"DELETE FROM spaces {where}", values)
-        return removed
+        return int(db.execute(f"DELETE FROM profiles {where}", values).rowcount)
 
     def count(self) -> int:
         return int(self._db().execute("SELECT count(*) FROM profiles").fetchone()[0])
