@@ -92,11 +92,24 @@ def stored(port: int) -> dict[str, dict]:
 def kill_all(process: subprocess.Popen) -> None:
     """SIGKILL the server and its worker (which has a process group of its own), as the OOM killer
     would: nothing gets to finish an answer or close the database."""
-    worker = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True).stdout.split()
-    for pid in [process.pid, *map(int, worker)]:
+    worker = [int(pid) for pid in
+              subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True).stdout.split()]
+    for pid in [process.pid, *worker]:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     process.wait()
+    # The worker holds the state file's lock until it has died; the next mock would be refused.
+    while any(_alive(pid) for pid in worker):
+        time.sleep(0.01)
+
+
+def _alive(pid: int) -> bool:
+    """Whether the process still runs (a zombie has already let go of its files)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 def main() -> None:
