@@ -174,8 +174,10 @@ def test_no_sqlite_connection_crosses_a_fork(tmp_path):
             os._exit(code)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
-    assert [p["externalId"] for p in store.page(0, 10)[0]] == ["before-fork", "in-child"]
     store.close()
+    with closing(sqlite3.connect(tmp_path / "s.db")) as db:  # the child's own connection wrote it
+        assert db.execute("SELECT externalId FROM profiles ORDER BY rowid").fetchall() == [
+            ("before-fork",), ("in-child",)]
 
 
 def test_a_second_mock_on_the_same_state_file_is_refused(tmp_path):

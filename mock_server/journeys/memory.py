@@ -30,6 +30,16 @@ class MemoryStorage:
             found = self._spaces[space] = _Space(api_key)
         found.profiles[profile.external_id] = profile
 
+    def restore(self, space: Space, external_id: str, previous: Profile | None) -> None:
+        """Put back what a put replaced: `previous`, or nothing (the space goes too once empty)."""
+        found = self._spaces[space]
+        if previous is not None:
+            found.profiles[external_id] = previous
+            return
+        del found.profiles[external_id]
+        if not found.profiles:
+            del self._spaces[space]
+
     def transaction(self) -> AbstractContextManager[None]:
         # The rules check a whole load before its first put, so nothing is left to undo.
         return nullcontext()

@@ -6,6 +6,10 @@ commit is written to the operating system but not forced to the disk: a power cu
 last commits. `sync="full"` forces each commit to the disk (measured here: 31 µs against
 100 µs per read-and-write of a profile).
 
+Reads are served from a copy in memory, loaded from the file at start: reading each profile
+back from SQLite on every request cost about 0.79x the in-memory throughput, against 0.88x with
+the copy (the one mock that holds the file's lock is its only writer).
+
 The tables are meant to be read by people too (`sqlite3 FILE`): columns carry the API's field
 names, ids are UUID text, times are RFC 3339 text and tags/metadata are JSON text.
 """
@@ -21,13 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from ..clock import format_timestamp, parse_timestamp
+from .memory import MemoryStorage
 from .storage import Profile, ProfileFields, Space
 
 SCHEMA_VERSION = "1"
 SQLITE_HEADER = b"SQLite format 3\x00"
 SYNC_MODES = ("normal", "full")
 BUSY_TIMEOUT_MS = 5000  # another process (the sqlite3 shell, say) may hold the write lock briefly
-MAX_VARIABLES = 500  # per statement; SQLite's lowest compiled-in limit is 999
 # Each (partnerId, environment) with profiles, in the order it got its first one, and that
 # profile's key: the key exports carry, as the memory store keeps the first key of a space.
 SPACES = ("WITH spaces AS (SELECT g.partnerId, g.environment, g.first, f.apiKey FROM (SELECT partnerId, "
@@ -67,17 +71,15 @@ class SqliteStorage:
         data = [*fields.text, *fields.merged]
         self._columns = ["partnerId", "environment", "externalId", "id", "apiKey", "firstSeenAt", "lastSeenAt", *data]
         listed = ", ".join(map(_quote, self._columns))
-        selected = ["id", "firstSeenAt", "lastSeenAt", *map(_quote, data)]
-        self._select = ", ".join(selected)
-        self._prefixed = ", ".join("p." + column for column in selected)
-        self._get_sql = (f"SELECT {self._select} FROM profiles "
-                         "WHERE partnerId = ? AND environment = ? AND externalId = ?")
+        self._prefixed = ", ".join("p." + column for column in ["id", "firstSeenAt", "lastSeenAt", *map(_quote, data)])
         # id and apiKey are the profile's from its creation; everything after them follows the write.
         updates = ", ".join(f"{_quote(c)} = excluded.{_quote(c)}" for c in self._columns[5:])
-        # An upsert, not INSERT OR REPLACE: the row keeps its rowid, which orders listings.
+        # An upsert, not INSERT OR REPLACE: the row keeps its rowid, which orders the load at start.
         self._put_sql = (f"INSERT INTO profiles ({listed}) VALUES ({', '.join('?' * len(self._columns))}) "
                          f"ON CONFLICT (partnerId, environment, externalId) DO UPDATE SET {updates}")
-        self._db()  # fail at start, not on the first request, if the file is unusable
+        self._memory = MemoryStorage()
+        self._undo: list[tuple[Space, str, Profile | None]] | None = None
+        self._load(self._db())  # and fail at start, not on the first request, if the file is unusable
 
     # -- the connection ----------------------------------------------------------------------
 
@@ -174,66 +176,56 @@ class SqliteStorage:
         db.execute("COMMIT")
 
     # -- the storage interface ---------------------------------------------------------------
+    # Reads come from the copy in memory, loaded once from the file; every write goes to the
+    # file first and reaches the copy only once SQLite has taken it.
 
     def get(self, space: Space, external_id: str) -> Profile | None:
-        row = self._db().execute(self._get_sql, (*space, external_id)).fetchone()
-        return None if row is None else self._profile(external_id, row)
+        return self._memory.get(space, external_id)
 
     def put(self, space: Space, api_key: str, profile: Profile) -> None:
-        db = self._db()
         # One statement, committed by itself outside transaction(): the write is durable when
-        # this returns. (A second table of spaces cost a transaction around two statements per
-        # write, 0.80x the in-memory throughput against 0.9x.)
-        db.execute(self._put_sql, (*space, profile.external_id, str(uuid.UUID(int=profile.id)), api_key,
-                                   format_timestamp(profile.first_seen), format_timestamp(profile.last_seen),
-                                   *profile.text,
-                                   *(None if value is None else value.decode("utf-8") for value in profile.merged)))
+        # this returns.
+        self._db().execute(self._put_sql, (
+            *space, profile.external_id, str(uuid.UUID(int=profile.id)), api_key,
+            format_timestamp(profile.first_seen), format_timestamp(profile.last_seen), *profile.text,
+            *(None if value is None else value.decode("utf-8") for value in profile.merged)))
+        if self._undo is not None:
+            self._undo.append((space, profile.external_id, self._memory.get(space, profile.external_id)))
+        self._memory.put(space, api_key, profile)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        with self._atomic(self._db()):
-            yield
+        self._undo = []
+        try:
+            with self._atomic(self._db()):
+                yield
+        except BaseException:
+            for space, external_id, previous in reversed(self._undo):  # as the file was rolled back
+                self._memory.restore(space, external_id, previous)
+            raise
+        finally:
+            self._undo = None
 
     def owners(self, ids: Collection[int]) -> dict[int, tuple[Space, str]]:
-        texts = [str(uuid.UUID(int=i)) for i in ids]
-        found: dict[int, tuple[Space, str]] = {}
-        for start in range(0, len(texts), MAX_VARIABLES):
-            chunk = texts[start:start + MAX_VARIABLES]
-            rows = self._db().execute(
-                "SELECT id, partnerId, environment, externalId FROM profiles "
-                f"WHERE id IN ({', '.join('?' * len(chunk))})", chunk)
-            found.update({uuid.UUID(r[0]).int: ((r[1], r[2]), r[3]) for r in rows})
-        return found
+        return self._memory.owners(ids)
 
     def page(self, offset: int, limit: int, partner_id: str | None, environment: str | None,
              external_id: str | None) -> tuple[list[tuple[Space, Profile]], int]:
-        where, values = self._filters(partner_id, environment, external_id)
-        db = self._db()
-        total = db.execute(f"SELECT count(*) FROM profiles AS p {where}", values).fetchone()[0]
-        rows = db.execute(f"{SPACES} SELECT p.partnerId, p.environment, p.externalId, {self._prefixed} "
-                          f"FROM profiles AS p JOIN spaces AS s USING (partnerId, environment) {where} "
-                          "ORDER BY s.first, p.rowid LIMIT ? OFFSET ?", (*values, limit, offset))
-        return [((r[0], r[1]), self._profile(r[2], r[3:])) for r in rows], total
+        return self._memory.page(offset, limit, partner_id, environment, external_id)
 
     def items(self) -> Iterator[tuple[Space, str, Profile]]:
-        rows = self._db().execute(
-            f"{SPACES} SELECT p.partnerId, p.environment, s.apiKey, p.externalId, {self._prefixed} "
-            "FROM profiles AS p JOIN spaces AS s USING (partnerId, environment) ORDER BY s.first, p.rowid"
-        ).fetchall()
-        for row in rows:
-            yield (row[0], row[1]), row[2], self._profile(row[3], row[4:])
+        return self._memory.items()
 
     def spaces(self) -> dict[Space, str]:
-        rows = self._db().execute(f"{SPACES} SELECT partnerId, environment, apiKey FROM spaces ORDER BY first")
-        return {(row[0], row[1]): row[2] for row in rows}
+        return self._memory.spaces()
 
     def remove(self, partner_id: str | None, environment: str | None) -> int:
-        where, values = self._filters(partner_id, environment, None, prefix="")
-        db = self._db()
-        return int(db.execute(f"DELETE FROM profiles {where}", values).rowcount)
+        where, values = self._filters(partner_id, environment)
+        self._db().execute(f"DELETE FROM profiles {where}", values)
+        return self._memory.remove(partner_id, environment)
 
     def count(self) -> int:
-        return int(self._db().execute("SELECT count(*) FROM profiles").fetchone()[0])
+        return self._memory.count()
 
     def close(self) -> None:
         """Close this process's connection (the last one to close folds the WAL into the file)
@@ -247,14 +239,21 @@ class SqliteStorage:
     # -- helpers -----------------------------------------------------------------------------
 
     @staticmethod
-    def _filters(partner_id: str | None, environment: str | None, external_id: str | None,
-                 prefix: str = "p.") -> tuple[str, tuple[str, ...]]:
-        given = [(column, value) for column, value in
-                 (("partnerId", partner_id), ("environment", environment), ("externalId", external_id))
+    def _filters(partner_id: str | None, environment: str | None) -> tuple[str, tuple[str, ...]]:
+        given = [(column, value) for column, value in (("partnerId", partner_id), ("environment", environment))
                  if value is not None]
         if not given:
             return "", ()
-        return "WHERE " + " AND ".join(f"{prefix}{column} = ?" for column, _ in given), tuple(v for _, v in given)
+        return "WHERE " + " AND ".join(f"{column} = ?" for column, _ in given), tuple(v for _, v in given)
+
+    def _load(self, db: sqlite3.Connection) -> None:
+        """Fill the copy in memory from the file: spaces in the order they got their first
+        profile, each with that profile's key, then profiles in the order they were created."""
+        rows = db.execute(f"{SPACES} SELECT p.partnerId, p.environment, s.apiKey, p.externalId, {self._prefixed} "
+                          "FROM profiles AS p JOIN spaces AS s USING (partnerId, environment) "
+                          "ORDER BY s.first, p.rowid")
+        for row in rows:
+            self._memory.put((row[0], row[1]), row[2], self._profile(row[3], row[4:]))
 
     def _profile(self, external_id: str, row: tuple[Any, ...]) -> Profile:
         texts = len(self._fields.text)
