@@ -7,7 +7,7 @@ last commits. `sync="full"` forces each commit to the disk (measured here: 31 µ
 100 µs per read-and-write of a profile).
 
 Reads are served from a copy in memory, loaded from the file at start: reading each profile
-back from SQLite on every request cost about 0.79x the in-memory throughput, against 0.88x with
+back from SQLite on every request cost about 0.79x the in-memory throughput, against 0.96x with
 the copy (the one mock that holds the file's lock is its only writer).
 
 The tables are meant to be read by people too (`sqlite3 FILE`): columns carry the API's field
