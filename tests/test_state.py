@@ -183,9 +183,9 @@ def test_no_sqlite_connection_crosses_a_fork(tmp_path):
 def test_a_second_mock_on_the_same_state_file_is_refused(tmp_path):
     state = tmp_path / "mock.db"
     with start_server("--state", str(state), "--quiet") as first:
-        http("POST", first.url + TRACK, {"externalId": "one"}, HEADERS)
+        # Before the first mock's first write: its worker must hold the file from the start.
         run = serve_fails("--state", str(state))
-        assert http("GET", first.url + "/__mock/profiles")[2]["meta"]["total"] == 1
+        assert http("POST", first.url + TRACK, {"externalId": "one"}, HEADERS)[0] == 200
     assert run.returncode == 1
     assert run.stderr.strip() == (f"Error: {state}: in use by another gamifyhost-mock; give each mock "
                                   "its own --state file")

@@ -73,6 +73,9 @@ class MemoryStorage:
     def count(self) -> int:
         return sum(len(space.profiles) for space in self._spaces.values())
 
+    def before_fork(self) -> None:
+        """Nothing is held open."""
+
     def close(self) -> None:
         """Nothing is held open."""
 

@@ -79,7 +79,7 @@ def _before_fork(alive: weakref.ref[ProfileStore]) -> None:
     store = alive()
     if store is not None:
         store._lock.acquire()
-        store._storage.close()
+        store._storage.before_fork()
 
 
 def _after_fork(alive: weakref.ref[ProfileStore]) -> None:

@@ -51,12 +51,13 @@ class SqliteStorage:
     """The storage interface over one SQLite file; one connection per process, opened lazily.
 
     SQLite connections must not cross a fork, and the server forks its worker after the app
-    is built (and has loaded fixtures): the profile rules close the store before any fork, and
-    it opens again on first use, in whichever process that is.
+    is built (and has loaded fixtures): the connection is closed before any fork and opened
+    again on first use, in whichever process that is.
 
-    One mock at a time: while a connection is open the file is also locked (flock), so a second
-    mock given the same file is refused at start rather than interleaving its writes. The
-    sqlite3 shell takes no such lock and can read (and write) alongside.
+    One mock at a time: the file is locked (flock) from the first open to close(), so a second
+    mock given the same file is refused at start rather than interleaving its writes. The lock
+    crosses the fork with its descriptor, so the worker holds it from its first instant. The
+    sqlite3 shell takes no such lock and can read alongside.
     """
 
     def __init__(self, path: str | Path, fields: ProfileFields, sync: str = "normal") -> None:
@@ -86,13 +87,16 @@ class SqliteStorage:
     def _db(self) -> sqlite3.Connection:
         if self._connection is None or self._pid != os.getpid():
             # A connection inherited through a fork is left alone, not closed: closing it here
-            # would drop this process's locks on the file.
-            self._connection, self._lock_fd = None, None
-            self._lock_fd = self._lock()
+            # would drop this process's locks on the file. The flock, inherited, is kept.
+            self._connection = None
+            locked_here = self._lock_fd is None
+            if locked_here:
+                self._lock_fd = self._lock()
             try:
                 self._connection = self._open()
             except BaseException:
-                self._unlock()
+                if locked_here:
+                    self._unlock()
                 raise
             self._pid = os.getpid()
         return self._connection
@@ -226,6 +230,11 @@ class SqliteStorage:
 
     def count(self) -> int:
         return self._memory.count()
+
+    def before_fork(self) -> None:
+        if self._connection is not None and self._pid == os.getpid():
+            self._connection.close()
+        self._connection = None
 
     def close(self) -> None:
         """Close this process's connection (the last one to close folds the WAL into the file)

@@ -78,5 +78,9 @@ class Storage(Protocol):
     def count(self) -> int:
         """How many profiles are stored."""
 
+    def before_fork(self) -> None:
+        """Let go of what must not cross a fork (an SQLite connection), keeping what must (the
+        state file's lock, which the worker then holds too); it reopens on next use."""
+
     def close(self) -> None:
         """Release what the store holds open (files); it reopens on next use."""
