@@ -18,7 +18,7 @@ from jsonschema.exceptions import best_match
 
 from . import yaml_errors
 from .errors import ApiError
-from .validation import MAX_REPORTED_PROBLEMS
+from .validation import capped
 
 MISSING_KEY = "Missing X-API-Key header"
 INVALID_KEY = "Invalid API key"
@@ -149,6 +149,4 @@ def best_match_of(error: ValidationError) -> ValidationError:
 
 def _listing(path: str | Path, problems: list[str]) -> str:
     """`FILE: problem`, one line each, at most MAX_REPORTED_PROBLEMS of them."""
-    shown = [f"{path}: {problem}" for problem in problems[:MAX_REPORTED_PROBLEMS]]
-    more = len(problems) - len(shown)
-    return "\n".join(shown + ([f"… and {more} more"] if more else []))
+    return "\n".join(capped([f"{path}: {problem}" for problem in problems], lambda more: f"… and {more} more"))

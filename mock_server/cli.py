@@ -15,8 +15,9 @@ from .auth import KeysFileError
 from .bundled import DEMO, demo_fixtures, demo_keys
 from .fixtures import FixtureError
 from .journeys.sqlite import SYNC_MODES, StateFileError
-from .logs import LOG_FORMATS, announce, counted, warn
+from .logs import LOG_FORMATS, announce, warn
 from .state import EXTENSION
+from .validation import counted
 
 
 class _ServeByDefault(click.Group):

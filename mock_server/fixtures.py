@@ -21,12 +21,9 @@ from .auth import Authenticator
 from .clock import parse_timestamp
 from .errors import ApiError
 from .journeys.profiles import LoadConflict, LoadItem, ProfileStore, Restore
-from .validation import MAX_REPORTED_PROBLEMS, describe, quote, sorted_errors
+from .validation import capped, describe, quote, sorted_errors
 
 FIXTURE_SUFFIXES = (".yaml", ".yml", ".json")
-
-
-# A broken document reports this many problems at most, then how many more there were.
 
 
 @dataclass(frozen=True)
@@ -50,8 +47,7 @@ class FixtureError(ValueError):
     @property
     def reported(self) -> list[Problem]:
         """The problems to show: the first MAX_REPORTED_PROBLEMS, then one saying how many more."""
-        more = len(self.problems) - MAX_REPORTED_PROBLEMS
-        return self.problems[:MAX_REPORTED_PROBLEMS] + ([Problem("", f"… and {more} more")] if more > 0 else [])
+        return capped(self.problems, lambda more: Problem("", f"… and {more} more"))
 
 
 def read_documents(paths: Iterable[str | Path]) -> list[tuple[str, Any]]:

@@ -61,10 +61,6 @@ def warn(log_format: str, message: str) -> None:
           file=sys.stderr, flush=True)
 
 
-def counted(count: int, noun: str) -> str:
-    """`1 profile`, `2 profiles`."""
-    return f"{count:,} {noun}{'' if count == 1 else 's'}"
-
 
 def logging_config(log_format: str, app_logger: str) -> dict[str, Any]:
     """The `logging` configuration of the serving process: granian's own messages on standard error

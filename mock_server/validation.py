@@ -9,7 +9,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Iterable
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from flask import Request
 from jsonschema.exceptions import ValidationError
@@ -20,6 +20,7 @@ from .spec import ecma_search
 MAX_REPORTED_ERRORS = 10
 # Lines a fixture or keys file report lists before it only counts the rest.
 MAX_REPORTED_PROBLEMS = 20
+T = TypeVar("T")
 # A "\uD800"-"\uDFFF" escape: the only way a JSON text can smuggle in a lone surrogate.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
@@ -41,8 +42,15 @@ def _listing(values: list[Any]) -> str:
     return ", ".join(v if isinstance(v, str) else json.dumps(v) for v in values)
 
 
-def _count(n: int, one: str, many: str) -> str:
-    return f"{n} {one if n == 1 else many}"
+def counted(n: int, one: str, many: str | None = None) -> str:
+    """`1 profile`, `2 profiles`; `many` for other plurals (`entries`)."""
+    return f"{n:,} {one if n == 1 else many or one + 's'}"
+
+
+def capped(problems: list[T], more: Callable[[int], T]) -> list[T]:
+    """The first MAX_REPORTED_PROBLEMS problems, then `more(n)` saying how many were left out."""
+    left_out = len(problems) - MAX_REPORTED_PROBLEMS
+    return problems[:MAX_REPORTED_PROBLEMS] + ([more(left_out)] if left_out > 0 else [])
 
 
 def _enum(error: ValidationError) -> str:
@@ -86,10 +94,10 @@ _RULES: dict[str, Callable[[ValidationError], str]] = {
     "enum": _enum,
     "const": lambda e: f"must be {quote(e.validator_value)}",
     "minLength": lambda e: "must not be empty" if e.validator_value == 1
-    else f"must be at least {_count(e.validator_value, 'character', 'characters')} long",
-    "maxLength": lambda e: f"must be at most {_count(e.validator_value, 'character', 'characters')} long",
+    else f"must be at least {counted(e.validator_value, 'character', 'characters')} long",
+    "maxLength": lambda e: f"must be at most {counted(e.validator_value, 'character', 'characters')} long",
     "pattern": lambda e: "contains characters or a form that is not allowed",
-    "maxProperties": lambda e: f"must have at most {_count(e.validator_value, 'entry', 'entries')}",
+    "maxProperties": lambda e: f"must have at most {counted(e.validator_value, 'entry', 'entries')}",
     "minimum": lambda e: f"must be at least {e.validator_value}",
     "maximum": lambda e: f"must be at most {e.validator_value}",
     "exclusiveMinimum": lambda e: f"must be greater than {e.validator_value}",
