@@ -80,7 +80,11 @@ def test_two_mocks_started_at_the_same_instant_one_refuses():
         assert wait_for(lambda: any(p.poll() is not None for p in both), 30)
         loser, winner = sorted(both, key=lambda p: p.poll() is None)
         assert (loser.returncode, loser.communicate()[0]) == (1, in_use(port))
-        assert wait_for(lambda: _accepts(port), 30)
+        # Seen once, in a run sharing the machine with other test runs: the port stopped accepting.
+        # Say why, should it happen again: the winner's own output if it exited.
+        assert wait_for(lambda: _accepts(port) or winner.poll() is not None, 30)
+        assert winner.poll() is None, winner.communicate()[0]
+        assert _accepts(port)
         assert http("GET", f"http://127.0.0.1:{port}/")[0] == 404
         assert winner.poll() is None
     finally:
