@@ -7,7 +7,8 @@ from typing import Any
 from flask import Flask
 from flask_cors import CORS
 
-from . import control, errors, journal, routes, state
+from . import control, errors, journal, operations, state
+from .api import HANDLERS
 from .json_provider import FastJSONProvider
 
 DEFAULT_MAX_BODY = 1024 * 1024
@@ -43,12 +44,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if config:
         app.config.from_mapping(config)
     mock = state.init_app(app)
-    errors.init_app(app)
+    errors.init_app(app, {op.id: op.failure for op in mock.operations.values()})
     # always_send=False: only requests with an Origin (browsers) need CORS headers.
     CORS(app, origins=app.config["CORS_ORIGINS"], allow_headers=CORS_HEADERS, methods=CORS_METHODS, max_age=600,
          always_send=False)
     journal.record_requests(app, mock.journal)
-    app.register_blueprint(routes.bp)
+    app.register_blueprint(operations.blueprint(mock.operations, HANDLERS))
     if app.config["CONTROL_API"]:
         app.register_blueprint(control.bp)
     return app

@@ -1,6 +1,8 @@
 """The mock's notion of "now", which tests (and later the control API) can freeze and shift."""
 from __future__ import annotations
 
+import calendar
+import re
 import threading
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -92,3 +94,18 @@ def parse_instant(text: str) -> datetime:
 def parse_timestamp(text: str) -> int:
     """Epoch seconds of an RFC 3339 timestamp (see parse_instant); cached, as stored ones repeat."""
     return int(parse_instant(text).timestamp())
+
+
+# The shape openapi.yaml's EventTime pattern admits (its `format` has checked the values already).
+_EVENT_TIME = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:Z|([+-])(\d{2}):(\d{2}))")
+
+
+def parse_event_time(text: str) -> int:
+    """Epoch seconds of an event's occurredAt, checked by the spec; the fraction is dropped."""
+    match = _EVENT_TIME.fullmatch(text)
+    if match is None:
+        raise ValueError(f"{text!r} is not an RFC 3339 time the spec admits")
+    year, month, day, hour, minute, second = (int(part) for part in match.groups()[:6])
+    sign, offset_hours, offset_minutes = match.groups()[6:]
+    offset = 0 if sign is None else (1 if sign == "+" else -1) * (int(offset_hours) * 3600 + int(offset_minutes) * 60)
+    return calendar.timegm((year, month, day, hour, minute, second)) - offset

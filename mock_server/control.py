@@ -11,15 +11,15 @@ from typing import Any
 
 from flask import Blueprint, current_app, request
 
+from . import views
 from .clock import parse_instant
 from .errors import INVALID_BODY, ApiError
 from .fixtures import FixtureError, export_document
-from .spec import SpecValidator
+from .parameters import Parameters
 from .state import MockState, current_state
-from .validation import field_errors, parse_json_body, validate_body
+from .validation import parse_json_body, validate_body
 
 bp = Blueprint("control", __name__, url_prefix="/__mock")
-INVALID_QUERY = "Invalid query parameters"
 
 
 def _ok(data: Any, **extra: Any) -> dict[str, Any]:
@@ -37,25 +37,7 @@ def _body(state: MockState, operation_id: str, optional: bool = False) -> dict[s
 def _query(state: MockState, operation_id: str) -> dict[str, Any]:
     """The operation's query parameters, converted and checked against its spec, defaults filled."""
     parameters = state.control.resolve(state.control.operation_pointer(operation_id)).get("parameters", [])
-    schemas = {p["name"]: p["schema"] for p in parameters if p["in"] == "query"}
-    values: dict[str, Any] = {}
-    errors = []
-    for name, schema in schemas.items():
-        raw = request.args.get(name)
-        if raw is None:
-            if "default" in schema:
-                values[name] = schema["default"]
-        elif schema.get("type") == "integer":
-            try:
-                values[name] = int(raw)
-            except ValueError:
-                errors.append({"field": name, "message": f"{name} must be an integer"})
-        else:
-            values[name] = raw
-    errors += field_errors(SpecValidator({"type": "object", "properties": schemas}), values)
-    if errors:
-        raise ApiError(400, INVALID_QUERY, errors)
-    return values
+    return Parameters("query", parameters).read(request.args)
 
 
 @bp.post("/reset")
@@ -79,9 +61,10 @@ def list_profiles() -> dict[str, Any]:
     state = current_state()
     q = _query(state, "listProfiles")
     page, limit = q["page"], q["limit"]
-    items, total = state.store.page((page - 1) * limit, limit, q.get("partnerId"), q.get("environment"),
+    found, total = state.store.page((page - 1) * limit, limit, q.get("partnerId"), q.get("environment"),
                                     q.get("externalId"))
-    return _ok(items, meta={"page": page, "limit": limit, "total": total, "totalPages": math.ceil(total / limit)})
+    return _ok([views.profile(state.store.fields, snapshot) for snapshot in found],
+               meta={"page": page, "limit": limit, "total": total, "totalPages": math.ceil(total / limit)})
 
 
 @bp.post("/fixtures")

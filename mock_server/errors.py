@@ -1,14 +1,15 @@
 """The GamifyHost error envelope, and the handlers that make every error use it."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import IO, Any, cast
 
-from flask import Flask, Request, Response, current_app, jsonify
+from flask import Flask, Request, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.utils import cached_property
 from werkzeug.wsgi import LimitedStream
 
-TRACK_FAILED = "Failed to track user"
+INTERNAL_ERROR = "Internal server error"
 INVALID_BODY = "Invalid request body"
 UNSUPPORTED_MEDIA = "Content-Type must be application/json"
 
@@ -85,14 +86,17 @@ def _http_error(exc: HTTPException) -> Response:
     return response
 
 
-def _unexpected(exc: Exception) -> Response:
-    current_app.logger.exception("unhandled error", exc_info=exc)
-    return error_response(500, TRACK_FAILED)
+def init_app(app: Flask, failures: Mapping[str, str]) -> None:
+    """Register the handlers so that no answer, not even a crash, leaves the envelope.
 
+    `failures`: the 500 message of each operation, by operationId (its Flask endpoint).
+    """
+    def unexpected(exc: Exception) -> Response:
+        current_app.logger.exception("unhandled error", exc_info=exc)
+        operation = (request.endpoint or "").rpartition(".")[2]  # "api.trackUser": blueprint, operationId
+        return error_response(500, failures.get(operation, INTERNAL_ERROR))
 
-def init_app(app: Flask) -> None:
-    """Register the handlers so that no answer, not even a crash, leaves the envelope."""
     app.request_class = BoundedRequest
     app.register_error_handler(ApiError, _api_error)
     app.register_error_handler(HTTPException, _http_error)
-    app.register_error_handler(Exception, _unexpected)
+    app.register_error_handler(Exception, unexpected)

@@ -1,6 +1,6 @@
 """What one running mock holds and how a request reaches it.
 
-The state is built once per app from its config: the contracts and the validators compiled
+The state is built once per app from its config: the contracts and the operations compiled
 from them, auth, the clock, the store (preloaded from --state and --fixtures), the request
 journal and the faults.
 """
@@ -23,7 +23,8 @@ from .journeys.memory import MemoryStorage
 from .journeys.profiles import ProfileStore
 from .journeys.sqlite import SqliteStorage
 from .journeys.storage import ProfileFields, Storage
-from .spec import AcceptFast, Contract, load_contract, load_control_contract
+from .operations import Operation, compile_operations
+from .spec import Contract, load_contract, load_control_contract
 
 TRACK_USER = "trackUser"
 CONTROL_BODIES = ("reset", "loadFixtures", "addFault", "setClock")
@@ -41,7 +42,7 @@ class MockState:
     store: ProfileStore
     journal: Journal
     faults: FaultBoard
-    track_user_body: AcceptFast
+    operations: dict[str, Operation]  # the API's, by operationId
     control_bodies: dict[str, Draft202012Validator]
     state_file: Path | None  # the SQLite database every write goes to, if any
     loaded_from: list[Path]  # the state file (if it held profiles) and fixtures preloaded at start
@@ -74,7 +75,7 @@ def build_state(config: dict) -> MockState:
         store=ProfileStore(clock, fields, storage),
         journal=Journal(config["JOURNAL_SIZE"]),
         faults=FaultBoard(random.Random(config.get("FAULT_SEED"))),
-        track_user_body=contract.request_checker(contract.request_schema_ref(TRACK_USER)),
+        operations=compile_operations(contract),
         control_bodies={op: control.validator(control.request_schema_ref(op)) for op in CONTROL_BODIES},
         state_file=state_file,
         loaded_from=[state_file] if state_file is not None and storage.count() else [],

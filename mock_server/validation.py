@@ -97,6 +97,8 @@ _RULES: dict[str, Callable[[ValidationError], str]] = {
     else f"must be at least {counted(e.validator_value, 'character', 'characters')} long",
     "maxLength": lambda e: f"must be at most {counted(e.validator_value, 'character', 'characters')} long",
     "pattern": lambda e: "contains characters or a form that is not allowed",
+    "minItems": lambda e: f"must have at least {counted(e.validator_value, 'item')}",
+    "maxItems": lambda e: f"must have at most {counted(e.validator_value, 'item')}",
     "maxProperties": lambda e: f"must have at most {counted(e.validator_value, 'entry', 'entries')}",
     "minimum": lambda e: f"must be at least {e.validator_value}",
     "maximum": lambda e: f"must be at most {e.validator_value}",

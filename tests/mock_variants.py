@@ -8,15 +8,17 @@ import atexit
 import os
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Response, request
 
 from mock_server import create_app
 from mock_server.auth import Principal
 
 Change = Callable[[dict[str, Any], bool, dict[str, Any]], None]
+TRACK_USER_ENDPOINT = "api.trackUser"
 
 
 def _state(app: Flask):
@@ -26,15 +28,19 @@ def _state(app: Flask):
 def _changing_profiles(change: Change) -> Flask:
     """The mock, with `change(profile, created, body)` applied to every upsert's answer."""
     app = create_app()
-    store = _state(app).store
-    upsert = store.upsert
+    view = app.view_functions[TRACK_USER_ENDPOINT]
+    seen: set[tuple[str, str, str]] = set()
 
-    def changed_upsert(principal: Principal, body: dict[str, Any]):
-        profile, created = upsert(principal, body)
-        change(profile, created, body)
-        return profile, created
+    def changed_view(**path: str) -> Response:
+        answer = view(**path).get_json()
+        profile = answer["data"]
+        key = (profile["partnerId"], profile["environment"], profile["externalId"])
+        created = key not in seen
+        seen.add(key)
+        change(profile, created, request.get_json())
+        return app.json.response(answer)
 
-    store.upsert = changed_upsert
+    app.view_functions[TRACK_USER_ENDPOINT] = changed_view
     return app
 
 
@@ -105,8 +111,8 @@ class _IgnoringDevice:
 
 def any_device_accepted() -> Flask:
     app = create_app()
-    state = _state(app)
-    state.track_user_body = _IgnoringDevice(state.track_user_body)
+    operations = _state(app).operations
+    operations["trackUser"] = replace(operations["trackUser"], body=_IgnoringDevice(operations["trackUser"].body))
     return app
 
 

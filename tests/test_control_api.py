@@ -261,7 +261,7 @@ def test_faults_are_cleared(client):
     ({"type": "error", "rate": 0}, "rate"),
     ({"type": "error", "count": 0}, "count"),
     ({"type": "timeout"}, "type"),
-    ({"type": "error", "operationId": "getUser"}, "operationId"),
+    ({"type": "error", "operationId": "deleteUser"}, "operationId"),
 ])
 def test_bad_fault_requests_are_400(client, body, field):
     response = post(client, "faults", body)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mock_server import create_app
+from mock_server import create_app, views
 from mock_server.fixtures import FixtureError, read_documents
 
 from live_server import free_port
@@ -21,8 +21,9 @@ KEYS = ROOT / "examples" / "keys.yaml"
 def shipped():
     """Every shipped fixture loaded through the real loader, with the example keys file."""
     app = create_app({"FIXTURES": [ROOT / "fixtures"], "KEYS_FILE": KEYS})
-    profiles, total = app.extensions["gamifyhost_mock"].store.page(0, 10_000)
-    return profiles
+    store = app.extensions["gamifyhost_mock"].store
+    snapshots, total = store.page(0, 10_000)
+    return [views.profile(store.fields, snapshot) for snapshot in snapshots]
 
 
 def test_every_shipped_fixture_is_valid_and_loads(shipped):
@@ -104,8 +105,9 @@ def test_a_folder_loads_its_yaml_and_json_files_in_name_order(tmp_path):
                               '"displayName": "Renamed"}}]}')
     write(tmp_path, "notes.txt", "not a fixture")
     app = create_app({"FIXTURES": [tmp_path]})
-    [profile], total = app.extensions["gamifyhost_mock"].store.page(0, 10)
-    assert (total, profile["displayName"]) == (1, "Renamed")
+    store = app.extensions["gamifyhost_mock"].store
+    [snapshot], total = store.page(0, 10)
+    assert (total, views.profile(store.fields, snapshot)["displayName"]) == (1, "Renamed")
 
 
 def test_an_empty_folder_is_an_error(tmp_path):

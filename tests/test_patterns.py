@@ -23,7 +23,7 @@ from spec_walk import walk
 # Line terminators Python's `$` and ECMA's `$` disagree about (or might).
 SUFFIXES = ["\n", "\r\n", "\u2028"]
 # Bases tried in order; each pattern is tested from the first one it accepts.
-BASES = ["abc", "a@b", "pk_test_abc"]
+BASES = ["abc", "a@b", "pk_test_abc", "2025-03-05T14:22:00Z"]
 
 
 def ecma_matches(pattern: str, text: str) -> bool:
@@ -53,7 +53,7 @@ KEY_FORMAT = "/components/securitySchemes/publicKey/x-key-format"
 def test_patterns_are_found_in_the_specs():
     found = {where for where, _ in SPEC_PATTERNS}
     assert {f"openapi.yaml#{KEY_FORMAT}", "openapi.yaml#/components/schemas/FreeText",
-            "openapi.yaml#/components/schemas/TrackUserRequest/properties/externalId",
+            "openapi.yaml#/components/schemas/ExternalId", "openapi.yaml#/components/schemas/EventTime",
             "openapi.yaml#/components/schemas/TrackUserRequest/properties/email"} <= found
 
 

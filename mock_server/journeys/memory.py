@@ -1,10 +1,11 @@
-"""Profiles in dictionaries: the default store, as fast as a lookup can be. Lost on exit."""
+"""Profiles in dictionaries and events in compact journeys: the default store. Lost on exit."""
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 
+from .events import Event, Journey, Tables
 from .storage import Profile, Space
 
 
@@ -12,6 +13,7 @@ from .storage import Profile, Space
 class _Space:
     api_key: str  # a key of this partner and environment, for exports that can be seeded
     profiles: dict[str, Profile] = field(default_factory=dict)
+    journeys: dict[str, Journey] = field(default_factory=dict)  # of the profiles with events
 
 
 class MemoryStorage:
@@ -19,6 +21,7 @@ class MemoryStorage:
 
     def __init__(self) -> None:
         self._spaces: dict[Space, _Space] = {}
+        self._tables = Tables()  # the event types and metadata of every journey here, each kept once
 
     def get(self, space: Space, external_id: str) -> Profile | None:
         found = self._spaces.get(space)
@@ -37,8 +40,21 @@ class MemoryStorage:
             found.profiles[external_id] = previous
             return
         del found.profiles[external_id]
+        found.journeys.pop(external_id, None)
         if not found.profiles:
             del self._spaces[space]
+
+    def journey(self, space: Space, external_id: str) -> Journey | None:
+        found = self._spaces.get(space)
+        return found.journeys.get(external_id) if found else None
+
+    def add_events(self, space: Space, external_id: str, events: Sequence[Event]) -> None:
+        journeys = self._spaces[space].journeys
+        journey = journeys.get(external_id)
+        if journey is None:
+            journey = journeys[external_id] = Journey(self._tables)
+        for event in events:
+            journey.add(event)
 
     def transaction(self) -> AbstractContextManager[None]:
         # The rules check a whole load before its first put, so nothing is left to undo.

@@ -1,8 +1,9 @@
-"""The Track / Enrich User upsert rules, over any store behind the storage interface.
+"""The journey rules over any store behind the storage interface: upserts, events, reads.
 
 Profiles live in one space per (partnerId, environment) and are keyed by externalId inside
 it, so no lookup can cross partners or environments. One lock serialises every read-modify-
-write: concurrent upserts of one externalId give one profile and lose no field.
+write: concurrent upserts of one externalId give one profile and lose no field. The figures a
+profile reports are computed by the engine from its events at every read.
 """
 from __future__ import annotations
 
@@ -12,28 +13,17 @@ import sys
 import threading
 import uuid
 import weakref
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
 from ..auth import Principal
-from ..clock import Clock, format_timestamp
+from ..clock import Clock, format_timestamp, parse_event_time
+from . import engine
+from .events import Event, Journey, Tables, pack_metadata
 from .storage import Profile, ProfileFields, Space, Storage
 
-# What the profile reports for metrics it derives from events; the mock receives no events yet.
-DERIVED_DEFAULTS: dict[str, Any] = {
-    "lifecycleStage": "new",
-    "engagementTier": "casual",
-    "engagementScore": 0,
-    "totalPlays": 0,
-    "plays7d": 0,
-    "plays30d": 0,
-    "pointsEarned7d": 0,
-    "pointsEarned30d": 0,
-    "campaignsJoined": 0,
-    "winRate": 0,
-    "totalEvents": 0,
-}
 SHARED_TEXT_LENGTH = 16  # text this short is interned: countries, devices and sources repeat a lot
 
 
@@ -43,10 +33,24 @@ def _pack(value: dict[str, Any]) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def _unpack(value: bytes) -> dict[str, Any]:
+def unpack(value: bytes) -> dict[str, Any]:
     # The standard decoder: orjson would silently turn integers wider than 64 bits into floats.
     result: dict[str, Any] = json.loads(value)
     return result
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A profile as read: its space, the stored record, its figures now, and any object fields
+    just merged (already decoded, not shared with the store)."""
+
+    space: Space
+    profile: Profile
+    metrics: engine.Metrics
+    fresh: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+_NO_EVENTS = Journey(Tables())  # the journey of a profile without events; never added to
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,7 @@ class ProfileStore:
 
     def __init__(self, clock: Clock, fields: ProfileFields, storage: Storage) -> None:
         self._clock = clock
+        self.fields = fields
         self._text_fields = fields.text
         self._merge_fields = fields.merged
         self._storage = storage
@@ -106,7 +111,7 @@ class ProfileStore:
     def _now(self) -> int:
         return int(self._clock.now().timestamp())
 
-    def upsert(self, principal: Principal, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    def upsert(self, principal: Principal, body: dict[str, Any]) -> tuple[Snapshot, bool]:
         """Create or update the profile `body["externalId"]` names; return (profile, created).
 
         Fields present replace stored values and absent ones keep theirs; object fields merge
@@ -117,7 +122,67 @@ class ProfileStore:
         now = self._now()
         with self._lock:
             profile, created, merged = self._apply(LoadItem(principal, body), now)
-            return self._render((principal.partner_id, principal.environment), profile, merged), created
+            return self._snapshot(_space(principal), profile, now, merged), created
+
+    def read(self, principal: Principal, external_id: str) -> Snapshot | None:
+        """The profile with its figures as of now, or None if the caller has no such user."""
+        now = self._now()
+        with self._lock:
+            profile = self._storage.get(_space(principal), external_id)
+            return None if profile is None else self._snapshot(_space(principal), profile, now)
+
+    def track(self, principal: Principal, bodies: Sequence[dict[str, Any]]) -> list[tuple[str, Event]]:
+        """Store events (checked request bodies) in order, all or none; return them with their
+        externalIds. An unknown externalId gets a profile; every profile's seen times widen to
+        cover its events."""
+        now = self._now()
+        events = [(body["externalId"], self._event(body, now)) for body in bodies]
+        space = _space(principal)
+        by_user: dict[str, list[Event]] = {}
+        for external_id, event in events:
+            by_user.setdefault(external_id, []).append(event)
+        with self._lock, self._storage.transaction():
+            for external_id, own in by_user.items():
+                self._seen(space, principal.api_key, external_id, own)
+                self._storage.add_events(space, external_id, own)
+        return events
+
+    def timeline(self, principal: Principal, external_id: str, offset: int,
+                 limit: int) -> tuple[list[Event], int] | None:
+        """`limit` of the user's events from `offset`, newest first, and how many there are;
+        None if the caller has no such user."""
+        with self._lock:
+            space = _space(principal)
+            if self._storage.get(space, external_id) is None:
+                return None
+            journey = self._storage.journey(space, external_id) or _NO_EVENTS
+            return journey.page(offset, limit), len(journey)
+
+    def _event(self, body: dict[str, Any], now: int) -> Event:
+        metadata = body.get("metadata")
+        return Event(uuid.uuid4().int, parse_event_time(body["occurredAt"]) if "occurredAt" in body else now,
+                     body["category"], body["eventType"],
+                     int(body.get("points", 0)),  # JSON Schema's integers include 5.0; the journey keeps ints
+                     pack_metadata(metadata or {}),
+                     engine.campaign_of(body["category"], metadata))
+
+    def _seen(self, space: Space, api_key: str, external_id: str, events: list[Event]) -> None:
+        """Create the profile if need be, and widen its first/last seen times to the events'."""
+        first, last = min(e.occurred_at for e in events), max(e.occurred_at for e in events)
+        stored = self._storage.get(space, external_id)
+        if stored is None:
+            stored = Profile(uuid.uuid4().int, external_id, first, last, (None,) * len(self._text_fields),
+                             (None,) * len(self._merge_fields))
+        elif stored.first_seen <= first and stored.last_seen >= last:
+            return
+        self._storage.put(space, api_key, Profile(stored.id, external_id, min(stored.first_seen, first),
+                                                  max(stored.last_seen, last), stored.text, stored.merged))
+
+    def _snapshot(self, space: Space, profile: Profile, now: int,
+                  fresh: dict[str, dict[str, Any]] | None = None) -> Snapshot:
+        journey = self._storage.journey(space, profile.external_id) or _NO_EVENTS
+        return Snapshot(space, profile, engine.metrics(journey, profile.first_seen, profile.last_seen, now),
+                        fresh or {})
 
     def load(self, items: list[LoadItem]) -> tuple[int, int]:
         """Upsert every item, or none if one conflicts; return (created, updated)."""
@@ -171,7 +236,7 @@ class ProfileStore:
             packed = []
             for name, old in zip(self._merge_fields, stored.merged, strict=True):
                 if name in body:
-                    merged[name] = {**_unpack(old), **body[name]} if old is not None else dict(body[name])
+                    merged[name] = {**unpack(old), **body[name]} if old is not None else dict(body[name])
                     old = _pack(merged[name])
                 packed.append(old)
             profile.merged = tuple(packed)
@@ -183,11 +248,12 @@ class ProfileStore:
         return sys.intern(value) if len(value) <= SHARED_TEXT_LENGTH else value
 
     def page(self, offset: int, limit: int, partner_id: str | None = None, environment: str | None = None,
-             external_id: str | None = None) -> tuple[list[dict[str, Any]], int]:
+             external_id: str | None = None) -> tuple[list[Snapshot], int]:
         """Profiles matching every given filter: `limit` of them from `offset`, and the total."""
+        now = self._now()
         with self._lock:
             found, total = self._storage.page(offset, limit, partner_id, environment, external_id)
-            return [self._render(space, profile) for space, profile in found], total
+            return [self._snapshot(space, profile, now) for space, profile in found], total
 
     def remove(self, partner_id: str | None = None, environment: str | None = None) -> int:
         """Delete the profiles of a partner and/or environment (all without filters); count them."""
@@ -222,25 +288,10 @@ class ProfileStore:
             "profile": {
                 "externalId": profile.external_id,
                 **{n: v for n, v in zip(self._text_fields, profile.text, strict=True) if v is not None},
-                **{n: _unpack(v) for n, v in zip(self._merge_fields, profile.merged, strict=True) if v is not None},
+                **{n: unpack(v) for n, v in zip(self._merge_fields, profile.merged, strict=True) if v is not None},
             },
         }
 
-    def _render(self, space: tuple[str, str], profile: Profile,
-                fresh: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
-        # Field order follows the documented example. Object fields come from `fresh` (just
-        # merged, not shared with the store) or are decoded afresh.
-        fresh = fresh or {}
-        return {
-            "id": str(uuid.UUID(int=profile.id)),
-            "partnerId": space[0],
-            "externalId": profile.external_id,
-            "environment": space[1],
-            **{name: "" if value is None else value
-               for name, value in zip(self._text_fields, profile.text, strict=True)},
-            "firstSeenAt": format_timestamp(profile.first_seen),
-            "lastSeenAt": format_timestamp(profile.last_seen),
-            **DERIVED_DEFAULTS,
-            **{name: fresh[name] if name in fresh else {} if value is None else _unpack(value)
-               for name, value in zip(self._merge_fields, profile.merged, strict=True)},
-        }
+
+def _space(principal: Principal) -> Space:
+    return principal.partner_id, principal.environment

@@ -1,4 +1,4 @@
-"""The storage interface: what the profile rules need from a place that keeps profiles.
+"""The storage interface: what the journey rules need from a place that keeps profiles and events.
 
 Two stores stand behind it: `memory.MemoryStorage` (the default, fastest) and
 `sqlite.SqliteStorage` (`--state FILE`: every write committed before it returns). The rules in
@@ -7,10 +7,12 @@ store need not be safe for concurrent use by itself.
 """
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
+
+from .events import Event, Journey
 
 Space = tuple[str, str]  # (partnerId, environment): no lookup crosses it
 
@@ -52,6 +54,12 @@ class Storage(Protocol):
         Outside `transaction()` the write is durable when this returns.
         """
 
+    def journey(self, space: Space, external_id: str) -> Journey | None:
+        """The stored profile's events, or None if it has none. Read only: add through add_events."""
+
+    def add_events(self, space: Space, external_id: str, events: Sequence[Event]) -> None:
+        """Append events to a stored profile's journey; durable when this returns, as `put`."""
+
     def transaction(self) -> AbstractContextManager[None]:
         """Writes inside are kept together: all of them, or none if the block raises."""
 
@@ -73,7 +81,8 @@ class Storage(Protocol):
         """Every profile with its space and that space's api key, in `page` order."""
 
     def remove(self, partner_id: str | None, environment: str | None) -> int:
-        """Delete the spaces matching the filters (every space without any); count the profiles."""
+        """Delete the spaces matching the filters (every space without any), profiles and events;
+        count the profiles."""
 
     def count(self) -> int:
         """How many profiles are stored."""

@@ -1,0 +1,141 @@
+"""One request pipeline for every operation in openapi.yaml, keyed by operationId.
+
+    latency fault -> auth -> path, query and body checks from the spec -> error fault -> handler
+
+Paths and methods are read from the spec only; a handler receives a checked `Call` and returns
+the answer's `data`. An operation added to the spec needs a handler and nothing else here.
+"""
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from flask import Blueprint, current_app, request
+from flask.typing import ResponseReturnValue
+
+from .auth import Principal
+from .errors import ApiError
+from .parameters import Parameters
+from .spec import AcceptFast, Contract, pointer
+from .validation import ErrorSource, parse_json_body, validate_body
+
+if TYPE_CHECKING:
+    from .state import MockState
+
+HTTP_METHODS = ("get", "put", "post", "delete", "patch")
+_TEMPLATE = re.compile(r"\{([^}/]+)\}")
+
+
+@dataclass(frozen=True)
+class Call:
+    """One checked request: who calls, its parameters (path and query) and its body."""
+
+    state: MockState
+    principal: Principal
+    params: dict[str, Any]
+    body: Any
+
+
+Handler = Callable[[Call], Any]
+
+
+@dataclass(frozen=True)
+class Operation:
+    """What the spec says of one operation, compiled once."""
+
+    id: str
+    method: str
+    path: str  # the spec's template, /v1/user-journeys/users/{externalId}
+    path_params: Parameters
+    query_params: Parameters
+    body: ErrorSource | None  # None: the operation takes no body
+    failure: str  # the message of its 500
+
+    @property
+    def rule(self) -> str:
+        """The Flask rule: a path parameter takes any text, '/' included (a decoded %2F)."""
+        return _TEMPLATE.sub(r"<path:\1>", self.path)
+
+
+def compile_operations(contract: Contract) -> dict[str, Operation]:
+    """Every operation in the contract, by operationId."""
+    compiled = {}
+    for path, item in contract.document["paths"].items():
+        for method in HTTP_METHODS:
+            if method not in item:
+                continue
+            op_id = item[method]["operationId"]
+            op_pointer = pointer("paths", path, method)
+            operation = contract.resolve(op_pointer)
+            parameters = [{**contract.resolve(ref), "schema": contract.bundled(ref + "/schema")}
+                          for ref in _parameter_refs(contract, path, method)]
+            body: AcceptFast | None = (contract.request_checker(contract.request_schema_ref(op_id))
+                                       if "requestBody" in operation else None)
+            failure = contract.resolve(contract.response_schema_ref(op_id, 500))
+            compiled[op_id] = Operation(op_id, method.upper(), path, Parameters("path", parameters),
+                                        Parameters("query", parameters), body, _const_message(failure))
+    return compiled
+
+
+def _parameter_refs(contract: Contract, path: str, method: str) -> list[str]:
+    """References of the parameters of the path item, then of the operation."""
+    refs = []
+    for at in (pointer("paths", path), pointer("paths", path, method)):
+        for index, parameter in enumerate(contract.resolve(at).get("parameters", [])):
+            refs.append(parameter["$ref"] if "$ref" in parameter else "#" + at + pointer("parameters", str(index)))
+    return refs
+
+
+def _const_message(schema: dict[str, Any]) -> str:
+    """The `message` const of an error response schema (an allOf of Error and the specifics)."""
+    for part in schema.get("allOf", []):
+        message = part.get("properties", {}).get("message", {})
+        if "const" in message:
+            return str(message["const"])
+    raise ValueError("a 500 response must fix its message with a const")
+
+
+def blueprint(operations: dict[str, Operation], handlers: dict[str, Handler]) -> Blueprint:
+    """A blueprint serving each operation through the pipeline; every operation needs a handler."""
+    missing, unknown = set(operations) - set(handlers), set(handlers) - set(operations)
+    if missing or unknown:
+        raise ValueError(f"operations without a handler: {sorted(missing)}; handlers without an operation: "
+                         f"{sorted(unknown)}")
+    bp = Blueprint("api", __name__)
+    for op in operations.values():
+        bp.add_url_rule(op.rule, endpoint=op.id, view_func=_view(op.id, handlers[op.id]), methods=[op.method])
+    return bp
+
+
+def _view(op_id: str, handler: Handler) -> Callable[..., ResponseReturnValue]:
+    def view(**path: str) -> ResponseReturnValue:
+        from .state import current_state  # the state module imports this one
+
+        state = current_state()
+        return current_app.json.response({"status": "success", "data": run(state, state.operations[op_id],
+                                                                           handler, path)})
+    view.__name__ = op_id
+    return view
+
+
+def run(state: MockState, op: Operation, handler: Handler, path: dict[str, str]) -> Any:
+    """The pipeline for one request; what it raises is answered in the error envelope.
+
+    Injected latency is served first; an injected error strikes only a request that would
+    otherwise have succeeded, like a storage failure would, and changes nothing.
+    """
+    delay = sum(f.latencyMs or 0 for f in state.faults.draw(op.id, "latency"))
+    if delay:
+        time.sleep(delay / 1000)
+    principal = state.authenticator.authenticate(request.environ.get("HTTP_X_API_KEY"))
+    params = {**op.path_params.read(path), **op.query_params.read(request.args)}
+    body = None
+    if op.body is not None:
+        body = parse_json_body(request)
+        validate_body(op.body, body)
+    if state.faults.draw(op.id, "error"):
+        raise ApiError(500, op.failure)
+    return handler(Call(state, principal, params, body))

@@ -1,0 +1,52 @@
+"""Path and query parameters: the raw strings of a request, converted and checked against the spec."""
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from .errors import ApiError
+from .spec import SpecValidator
+from .validation import field_errors
+
+INVALID_PATH = "Invalid path parameters"
+INVALID_QUERY = "Invalid query parameters"
+MESSAGES = {"path": INVALID_PATH, "query": INVALID_QUERY}
+# Digits only, with an optional sign: int() would also take " 7", "1_0" and other digits than 0-9.
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+
+
+class Parameters:
+    """The parameters of one operation found in one place (`path` or `query`)."""
+
+    def __init__(self, location: str, parameters: list[dict[str, Any]]) -> None:
+        self.message = MESSAGES[location]
+        self._schemas = {p["name"]: p["schema"] for p in parameters if p["in"] == location}
+        self._validator = SpecValidator({"type": "object", "properties": self._schemas, "required": [
+            p["name"] for p in parameters if p["in"] == location and p.get("required")]})
+
+    def __bool__(self) -> bool:
+        return bool(self._schemas)
+
+    def read(self, raw: Mapping[str, str]) -> dict[str, Any]:
+        """The values (integers converted, defaults filled); a 400 naming each bad one."""
+        if not self._schemas:
+            return {}
+        values: dict[str, Any] = {}
+        errors = []
+        for name, schema in self._schemas.items():
+            text = raw.get(name)
+            if text is None:
+                if "default" in schema:
+                    values[name] = schema["default"]
+            elif schema.get("type") == "integer":
+                if _INTEGER.fullmatch(text):
+                    values[name] = int(text)
+                else:
+                    errors.append({"field": name, "message": f"{name} must be an integer"})
+            else:
+                values[name] = text
+        errors += field_errors(self._validator, values)
+        if errors:
+            raise ApiError(400, self.message, errors)
+        return values

@@ -1,0 +1,43 @@
+"""How profiles and events are written in answers: field order as in the documented examples."""
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from .clock import format_timestamp
+from .journeys.events import Event, unpack_metadata
+from .journeys.profiles import Snapshot, unpack
+from .journeys.storage import ProfileFields, Space
+
+
+def profile(fields: ProfileFields, snapshot: Snapshot) -> dict[str, Any]:
+    """A profile with its figures. Object fields come from `snapshot.fresh` (just merged) or are
+    decoded afresh, so an answer never shares a dict with the store."""
+    space, stored, fresh = snapshot.space, snapshot.profile, snapshot.fresh
+    return {
+        "id": str(uuid.UUID(int=stored.id)),
+        "partnerId": space[0],
+        "externalId": stored.external_id,
+        "environment": space[1],
+        **{name: "" if value is None else value for name, value in zip(fields.text, stored.text, strict=True)},
+        "firstSeenAt": format_timestamp(stored.first_seen),
+        "lastSeenAt": format_timestamp(stored.last_seen),
+        **snapshot.metrics.as_fields(),
+        **{name: fresh[name] if name in fresh else {} if value is None else unpack(value)
+           for name, value in zip(fields.merged, stored.merged, strict=True)},
+    }
+
+
+def event(space: Space, external_id: str, stored: Event) -> dict[str, Any]:
+    """One event as the timeline shows it."""
+    return {
+        "id": str(uuid.UUID(int=stored.id)),
+        "partnerId": space[0],
+        "externalId": external_id,
+        "environment": space[1],
+        "category": stored.category,
+        "eventType": stored.event_type,
+        "points": stored.points,
+        "occurredAt": format_timestamp(stored.occurred_at),
+        "metadata": unpack_metadata(stored.metadata),
+    }
