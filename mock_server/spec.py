@@ -5,6 +5,7 @@ of a part of the spec and never restates a rule in Python.
 """
 from __future__ import annotations
 
+import re
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ SPEC_BASE = "https://gamifyhost-mock.invalid/"
 SPEC_URI = SPEC_BASE + "openapi.yaml"
 CONTROL_URI = SPEC_BASE + "control-openapi.yaml"
 CONTROL_SPEC_PATH = Path(__file__).with_name("control-openapi.yaml")
+_PARAMETER = re.compile(r"\{[^}]+\}")  # a {name} in a path template
 
 
 def default_spec_path() -> Path:
@@ -186,9 +188,20 @@ class Contract:
         return ref + pointer("content", "application/json", "schema")
 
     def operation_id_at(self, path: str, method: str) -> str | None:
-        """The operationId for a literal path and method, if the document has one."""
-        operation = self.document["paths"].get(path, {}).get(method.lower())
-        return operation["operationId"] if operation else None
+        """The operationId serving a request path and method, if the document has one.
+
+        A literal path wins over a template, and a template with more literal text over one with
+        less; a parameter matches one or more characters, '/' included, as the mock routes them.
+        """
+        paths = self.document["paths"]
+        templates = sorted((t for t in paths if "{" in t), key=lambda t: -len(_PARAMETER.sub("", t)))
+        candidates = [paths[path]] if path in paths else [
+            paths[t] for t in templates if re.fullmatch(".+".join(map(re.escape, _PARAMETER.split(t))), path)]
+        for item in candidates:
+            operation = item.get(method.lower())
+            if operation:
+                return str(operation["operationId"])
+        return None
 
     def request_properties(self, operation_id: str) -> dict[str, Any]:
         """Property name -> resolved schema of an operation's request body, in spec order."""
