@@ -77,8 +77,13 @@ class Metrics:
     totalEvents: int
 
     def as_fields(self) -> dict[str, Any]:
-        """The fields in API order, for the profile's JSON."""
-        return {name: getattr(self, name) for name in _METRIC_NAMES}
+        """The fields in API order, for the profile's JSON. A whole score or rate is written as an
+        integer (`0`, not `0.0`), as the documented examples (and JavaScript's numbers) write it."""
+        return {name: _js_number(getattr(self, name)) for name in _METRIC_NAMES}
+
+
+def _js_number(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 _METRIC_NAMES = tuple(field.name for field in fields(Metrics))
