@@ -49,7 +49,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     CORS(app, origins=app.config["CORS_ORIGINS"], allow_headers=CORS_HEADERS, methods=CORS_METHODS, max_age=600,
          always_send=False)
     journal.record_requests(app, mock.journal)
-    app.register_blueprint(operations.blueprint(mock.operations, HANDLERS))
+    app.register_blueprint(operations.blueprint(mock.operations, HANDLERS, state.current_state))
     if app.config["CONTROL_API"]:
         app.register_blueprint(control.bp)
     return app

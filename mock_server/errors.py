@@ -82,7 +82,7 @@ def _http_error(exc: HTTPException) -> Response:
     response = error_response(status, HTTP_MESSAGES.get(status, exc.name))
     allowed = getattr(exc, "valid_methods", None)  # werkzeug's MethodNotAllowed carries them
     if status == 405 and allowed:
-        response.headers["Allow"] = ", ".join(allowed)
+        response.headers["Allow"] = ", ".join(sorted(allowed))  # werkzeug's is a set: its order varies by run
     return response
 
 

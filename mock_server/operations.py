@@ -98,23 +98,26 @@ def _const_message(schema: dict[str, Any]) -> str:
     raise ValueError("a 500 response must fix its message with a const")
 
 
-def blueprint(operations: dict[str, Operation], handlers: dict[str, Handler]) -> Blueprint:
-    """A blueprint serving each operation through the pipeline; every operation needs a handler."""
+def blueprint(operations: dict[str, Operation], handlers: dict[str, Handler],
+              state: Callable[[], MockState]) -> Blueprint:
+    """A blueprint serving each operation through the pipeline; every operation needs a handler.
+
+    `state` gives the state of the app handling the request.
+    """
     missing, unknown = set(operations) - set(handlers), set(handlers) - set(operations)
     if missing or unknown:
         raise ValueError(f"operations without a handler: {sorted(missing)}; handlers without an operation: "
                          f"{sorted(unknown)}")
     bp = Blueprint("api", __name__)
     for op in operations.values():
-        bp.add_url_rule(op.rule, endpoint=op.id, view_func=_view(op.id, handlers[op.id]), methods=[op.method])
+        bp.add_url_rule(op.rule, endpoint=op.id, view_func=_view(op.id, handlers[op.id], state),
+                        methods=[op.method])
     return bp
 
 
-def _view(op_id: str, handler: Handler) -> Callable[..., ResponseReturnValue]:
+def _view(op_id: str, handler: Handler, state_of: Callable[[], MockState]) -> Callable[..., ResponseReturnValue]:
     def view(**path: str) -> ResponseReturnValue:
-        from .state import current_state  # the state module imports this one
-
-        state = current_state()
+        state = state_of()
         return current_app.json.response({"status": "success", "data": run(state, state.operations[op_id],
                                                                            handler, path)})
     view.__name__ = op_id

@@ -90,7 +90,7 @@ def test_every_operation_needs_the_key(client, method, path):
 
 def test_a_wrong_method_lists_the_right_one(client):
     response = get(client, EVENTS)
-    assert (response.status_code, response.headers["Allow"]) == (405, "POST, OPTIONS")
+    assert (response.status_code, response.headers["Allow"]) == (405, "OPTIONS, POST")
 
 
 # --- events -------------------------------------------------------------------------------
