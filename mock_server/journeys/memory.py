@@ -84,6 +84,8 @@ class MemoryStorage:
         removed = sum(len(self._spaces[key].profiles) for key in doomed)
         for key in doomed:
             del self._spaces[key]
+        if not self._spaces:  # the shared tables only grow: a full reset gives their memory back too
+            self._tables = Tables()
         return removed
 
     def count(self) -> int:
