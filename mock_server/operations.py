@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, current_app, request
 from flask.typing import ResponseReturnValue
+from werkzeug.routing import BaseConverter
 
 from .auth import Principal
 from .errors import ApiError
@@ -57,7 +58,15 @@ class Operation:
     @property
     def rule(self) -> str:
         """The Flask rule: a path parameter takes any text, '/' included (a decoded %2F)."""
-        return _TEMPLATE.sub(r"<path:\1>", self.path)
+        return _TEMPLATE.sub(r"<text:\1>", self.path)
+
+
+class AnyText(BaseConverter):
+    """One or more characters of any kind. Werkzeug's `path` refuses a leading '/', so the
+    valid externalId "/x" (sent as %2Fx) was answered 404 "Route not found" or redirected."""
+
+    regex = ".+?"
+    part_isolating = False
 
 
 def compile_operations(contract: Contract) -> dict[str, Operation]:
@@ -109,9 +118,11 @@ def blueprint(operations: dict[str, Operation], handlers: dict[str, Handler],
         raise ValueError(f"operations without a handler: {sorted(missing)}; handlers without an operation: "
                          f"{sorted(unknown)}")
     bp = Blueprint("api", __name__)
+    bp.record_once(lambda setup: setup.app.url_map.converters.update(text=AnyText))
     for op in operations.values():
+        # Slashes are kept as sent: merging them (with a redirect) would change an externalId like "a//b".
         bp.add_url_rule(op.rule, endpoint=op.id, view_func=_view(op.id, handlers[op.id], state),
-                        methods=[op.method])
+                        methods=[op.method], merge_slashes=False)
     return bp
 
 

@@ -1,0 +1,21 @@
+"""Mock bugs the contract suite found, pinned as plain examples (every answer is checked against the spec)."""
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import pytest
+from conftest import TEST_KEY
+
+USERS = "/v1/user-journeys/users"
+
+
+@pytest.mark.parametrize("external_id", ["/", "/a", "a//b", "a/", "//"])
+def test_an_external_id_with_a_leading_or_doubled_slash_is_addressable(client, external_id):
+    """Schemathesis' stateful phase read GET /users/%2F/timeline: 308 to a merged path, and
+    GET /users/%2Fa was 404 "Route not found" (Werkzeug's path converter refuses a leading '/')."""
+    client.track({"externalId": external_id})
+    path = f"{USERS}/{quote(external_id, safe='')}"
+    found = client.get(path, headers={"X-API-Key": TEST_KEY})
+    assert (found.status_code, found.get_json()["data"]["externalId"]) == (200, external_id)
+    timeline = client.get(f"{path}/timeline", headers={"X-API-Key": TEST_KEY})
+    assert (timeline.status_code, timeline.get_json()["data"]["total"]) == (200, 0)
