@@ -12,6 +12,8 @@ from typing import Any
 from flask import Blueprint, current_app, request
 
 from . import views
+from .api.users import USER_NOT_FOUND
+from .auth import Principal
 from .clock import parse_instant
 from .errors import INVALID_BODY, ApiError
 from .fixtures import FixtureError, export_document
@@ -40,6 +42,10 @@ def _query(state: MockState, operation_id: str) -> dict[str, Any]:
     return Parameters("query", parameters).read(request.args)
 
 
+def _page_meta(page: int, limit: int, total: int) -> dict[str, int]:
+    return {"page": page, "limit": limit, "total": total, "totalPages": math.ceil(total / limit)}
+
+
 @bp.post("/reset")
 def reset() -> dict[str, Any]:
     """Everything back to a fresh start, or only one partner's/environment's profiles."""
@@ -47,13 +53,14 @@ def reset() -> dict[str, Any]:
     body = _body(state, "reset", optional=True)
     if body:
         removed = state.store.remove(body.get("partnerId"), body.get("environment"))
-        return _ok({"removedProfiles": removed, "journalCleared": False, "faultsCleared": False,
-                    "clockReset": False})
+        return _ok({"removedProfiles": removed.profiles, "removedEvents": removed.events, "journalCleared": False,
+                    "faultsCleared": False, "clockReset": False})
     removed = state.store.remove()
     state.journal.clear()
     state.faults.clear()
     state.clock.resume()
-    return _ok({"removedProfiles": removed, "journalCleared": True, "faultsCleared": True, "clockReset": True})
+    return _ok({"removedProfiles": removed.profiles, "removedEvents": removed.events, "journalCleared": True,
+                "faultsCleared": True, "clockReset": True})
 
 
 @bp.get("/profiles")
@@ -63,8 +70,22 @@ def list_profiles() -> dict[str, Any]:
     page, limit = q["page"], q["limit"]
     found, total = state.store.page((page - 1) * limit, limit, q.get("partnerId"), q.get("environment"),
                                     q.get("externalId"))
-    return _ok([views.profile(state.store.fields, snapshot) for snapshot in found],
-               meta={"page": page, "limit": limit, "total": total, "totalPages": math.ceil(total / limit)})
+    return _ok([views.profile(state.store.fields, snapshot) for snapshot in found], meta=_page_meta(page, limit, total))
+
+
+@bp.get("/events")
+def list_events() -> dict[str, Any]:
+    """One user's events, as the public timeline pages them (newest first)."""
+    state = current_state()
+    q = _query(state, "listEvents")
+    page, limit = q["page"], q["limit"]
+    space = (q["partnerId"], q["environment"])
+    # The timeline reads only the principal's space; the control API acts for no key.
+    found = state.store.timeline(Principal(*space, api_key=""), q["externalId"], (page - 1) * limit, limit)
+    if found is None:
+        raise ApiError(404, USER_NOT_FOUND)
+    events, total = found
+    return _ok([views.event(space, q["externalId"], event) for event in events], meta=_page_meta(page, limit, total))
 
 
 @bp.post("/fixtures")

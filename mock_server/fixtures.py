@@ -1,7 +1,7 @@
 """Fixture documents: reading them, checking all of them, loading them whole, and exporting.
 
-A fixture document is `{profiles: [{apiKey, profile, id?, firstSeenAt?, lastSeenAt?}]}` as the
-control spec defines it. Loading checks every entry of every document first (schema, key,
+A fixture document is `{profiles: [{apiKey, profile, id?, firstSeenAt?, lastSeenAt?, events?}]}`
+as the control spec defines it. Loading checks every entry of every document first (schema, key,
 timestamps, id clashes) and then loads them in one step, so a bad entry loads nothing.
 """
 from __future__ import annotations
@@ -18,12 +18,14 @@ from jsonschema import Draft202012Validator
 
 from . import yaml_errors
 from .auth import Authenticator
-from .clock import parse_timestamp
+from .clock import format_timestamp, parse_timestamp
 from .errors import ApiError
-from .journeys.profiles import LoadConflict, LoadItem, ProfileStore, Restore
+from .journeys.engine import DAY
+from .journeys.profiles import LoadConflict, LoadEvent, LoadItem, ProfileStore, Restore
 from .validation import capped, describe, quote, sorted_errors
 
 FIXTURE_SUFFIXES = (".yaml", ".yml", ".json")
+_AGO_UNITS = {"s": 1, "m": 60, "h": 3600, "d": DAY}
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,25 @@ def where(source: str, document: Any, index: int) -> str:
         return label
 
 
+def ago_seconds(ago: str) -> int:
+    """How many seconds a schema-valid `ago` ("3d", "12h", "90m", "45s") stands for."""
+    return int(ago[:-1]) * _AGO_UNITS[ago[-1]]
+
+
+def _track_fields(event: dict[str, Any]) -> dict[str, Any]:
+    """A fixture event's trackEvent fields: all but its id and `ago`."""
+    return {name: value for name, value in event.items() if name not in ("id", "ago")}
+
+
+def track_body(external_id: str, event: dict[str, Any], now: int) -> dict[str, Any]:
+    """A schema-valid fixture event as a trackEvent body, its `ago` made an occurredAt before `now`
+    (epoch seconds); the id is left out, as the API cannot set it."""
+    body = {"externalId": external_id, **_track_fields(event)}
+    if "ago" in event:
+        body["occurredAt"] = format_timestamp(now - ago_seconds(event["ago"]))
+    return body
+
+
 def _schema_problems(source: str, document: Any, validator: Draft202012Validator) -> dict[int | None, list[Problem]]:
     """A document's schema violations by entry index (None: the document as a whole)."""
     found: dict[int | None, list[Problem]] = {}
@@ -106,12 +127,32 @@ def check_schema(documents: list[tuple[str, Any]], validator: Draft202012Validat
         raise FixtureError(problems)
 
 
-def _check_entry(origin: str, path: str, entry: dict[str, Any], authenticator: Authenticator,
-                 owners: dict[int, tuple[str, str, str]]) -> tuple[LoadItem | None, list[Problem]]:
-    """One schema-valid entry as an item to load (None if its key is refused), and what is wrong with it.
+@dataclass
+class _Given:
+    """The ids given so far in one load: profile ids by the (partner, environment, externalId) they
+    were given to, event ids by where (`origin, events.N`)."""
 
-    `owners` maps each id given so far to the (partner, environment, externalId) it was given to.
-    """
+    profiles: dict[int, tuple[str, str, str]]
+    events: dict[int, str]
+
+
+def _events(origin: str, path: str, entry: dict[str, Any], given: _Given) -> tuple[list[LoadEvent], list[Problem]]:
+    """A schema-valid entry's events to load, and any id already given to an earlier event."""
+    events, problems = [], []
+    for index, event in enumerate(entry.get("events", ())):
+        identity = uuid.UUID(event["id"]).int if "id" in event else None
+        here = f"{origin}, events.{index}"
+        if identity is not None and given.events.setdefault(identity, here) != here:
+            problems.append(Problem(f"{path}.events.{index}.id", f"{origin}: events.{index}.id: id {event['id']} is "
+                                                                 f"also the id of an earlier event "
+                                                                 f"({given.events[identity]})"))
+        events.append(LoadEvent(_track_fields(event), identity, ago_seconds(event["ago"]) if "ago" in event else 0))
+    return events, problems
+
+
+def _check_entry(origin: str, path: str, entry: dict[str, Any], authenticator: Authenticator,
+                 given: _Given) -> tuple[LoadItem | None, list[Problem]]:
+    """One schema-valid entry as an item to load (None if its key is refused), and what is wrong with it."""
     problems = []
     principal = None
     try:
@@ -132,28 +173,31 @@ def _check_entry(origin: str, path: str, entry: dict[str, Any], authenticator: A
     restore = Restore(entry.get("id"), seen.get("firstSeenAt"), seen.get("lastSeenAt"))
     if restore.first_seen is not None and restore.last_seen is not None and restore.last_seen < restore.first_seen:
         problems.append(Problem(f"{path}.lastSeenAt", f"{origin}: lastSeenAt: is before firstSeenAt"))
+    events, event_problems = _events(origin, path, entry, given)
+    problems += event_problems
     if principal is None:
         return None, problems
     if restore.id is not None:
         owner = (principal.partner_id, principal.environment, entry["profile"]["externalId"])
-        first = owners.setdefault(uuid.UUID(restore.id).int, owner)
+        first = given.profiles.setdefault(uuid.UUID(restore.id).int, owner)
         if first != owner:
             problems.append(Problem(f"{path}.id", f"{origin}: id: id {restore.id} already belongs to "
                                                   f"externalId {quote(first[2])}"))
-    return LoadItem(principal, entry["profile"], restore), problems
+    return LoadItem(principal, entry["profile"], restore, tuple(events)), problems
 
 
 def plan(documents: list[tuple[str, Any]], validator: Draft202012Validator,
-         authenticator: Authenticator) -> tuple[list[LoadItem], list[str]]:
-    """Check every entry of every document; return what to load and, per item, where it came from.
+         authenticator: Authenticator) -> tuple[list[LoadItem], list[tuple[str, str]]]:
+    """Check every entry of every document; return what to load and, per item, where it came from
+    (as messages name it, and its path in its document).
 
     Raises one FixtureError listing every problem found, entry by entry: schema violations,
-    refused keys, bad timestamps, and one id given to two profiles.
+    refused keys, bad timestamps, and one id given to two profiles or two events.
     """
     items: list[LoadItem] = []
-    origins: list[str] = []
+    origins: list[tuple[str, str]] = []
     problems: list[Problem] = []
-    owners: dict[int, tuple[str, str, str]] = {}
+    given = _Given({}, {})
     for source, document in documents:
         found = _schema_problems(source, document, validator)
         if None in found:  # no list of entries to go through
@@ -164,11 +208,11 @@ def plan(documents: list[tuple[str, Any]], validator: Draft202012Validator,
                 problems += found[index]
                 continue
             origin = where(source, document, index)
-            item, entry_problems = _check_entry(origin, f"profiles.{index}", entry, authenticator, owners)
+            item, entry_problems = _check_entry(origin, f"profiles.{index}", entry, authenticator, given)
             problems += entry_problems
             if item is not None:
                 items.append(item)
-                origins.append(origin)
+                origins.append((origin, f"profiles.{index}"))
     if problems:
         raise FixtureError(problems)
     return items, origins
@@ -181,7 +225,8 @@ def load(store: ProfileStore, documents: list[tuple[str, Any]], validator: Draft
     try:
         return store.load(items)
     except LoadConflict as exc:
-        raise FixtureError(f"{origins[exc.index]}: id: {exc}") from None
+        origin, path = origins[exc.index]
+        raise FixtureError([Problem(f"{path}.{exc.field}", f"{origin}: {exc.field}: {exc}")]) from None
 
 
 def export_document(store: ProfileStore) -> dict[str, Any]:

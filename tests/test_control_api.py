@@ -15,10 +15,20 @@ def app_config(clock):
     return {"TESTING": True, "CLOCK": clock, "FAULT_SEED": 7}
 
 
+def track_events(client, key, external_id, count):
+    """POST /track: `count` plays for `external_id`."""
+    events = [{"externalId": external_id, "category": "GAME_PLAY", "eventType": "spin"}] * count
+    response = client.post("/v1/user-journeys/track", json={"events": events}, headers={"X-API-Key": key})
+    assert response.status_code == 200
+
+
 def seed_three(client):
+    """Three profiles in three spaces: a (TEST, 2 events), b (LIVE, 1 event), c (another partner, none)."""
     client.track({"externalId": "a", "tags": {"k": "v"}}, key=TEST_KEY)
     client.track({"externalId": "b"}, key=LIVE_KEY)
     client.track({"externalId": "c"}, key=OTHER_PARTNER_TEST_KEY)
+    track_events(client, TEST_KEY, "a", 2)
+    track_events(client, LIVE_KEY, "b", 1)
 
 
 def post(client, path, body):
@@ -32,7 +42,7 @@ def test_full_reset_clears_profiles_journal_faults_and_clock(client, store, cloc
     post(client, "faults", {"type": "error", "count": 5})
     post(client, "clock", {"action": "freeze", "at": "2030-01-01T00:00:00Z"})
     body = client.post("/__mock/reset").get_json()
-    assert body == {"status": "success", "data": {"removedProfiles": 3, "journalCleared": True,
+    assert body == {"status": "success", "data": {"removedProfiles": 3, "removedEvents": 3, "journalCleared": True,
                                                   "faultsCleared": True, "clockReset": True}}
     assert len(store) == 0
     assert client.get("/__mock/requests").get_json()["data"] == []
@@ -40,19 +50,23 @@ def test_full_reset_clears_profiles_journal_faults_and_clock(client, store, cloc
     assert client.get("/__mock/clock").get_json()["data"]["frozen"] is False
 
 
-@pytest.mark.parametrize("body, left", [
-    ({"environment": "LIVE"}, {"a", "c"}),
-    ({"partnerId": derived_partner_id(TEST_KEY[8:])}, {"c"}),
-    ({"partnerId": derived_partner_id(TEST_KEY[8:]), "environment": "TEST"}, {"b", "c"}),
+@pytest.mark.parametrize("body, left, events", [
+    ({"environment": "LIVE"}, {"a", "c"}, 1),
+    ({"partnerId": derived_partner_id(TEST_KEY[8:])}, {"c"}, 3),
+    ({"partnerId": derived_partner_id(TEST_KEY[8:]), "environment": "TEST"}, {"b", "c"}, 2),
 ])
-def test_filtered_reset_removes_only_matching_profiles(client, body, left):
+def test_filtered_reset_removes_only_matching_profiles_and_their_events(client, body, left, events):
     seed_three(client)
     post(client, "faults", {"type": "latency", "latencyMs": 1, "count": 1})
     data = post(client, "reset", body).get_json()["data"]
-    assert data["removedProfiles"] == 3 - len(left) and data["faultsCleared"] is False
+    assert (data["removedProfiles"], data["removedEvents"], data["faultsCleared"]) == (3 - len(left), events, False)
     remaining = client.get("/__mock/profiles").get_json()["data"]
     assert {p["externalId"] for p in remaining} == left
     assert len(client.get("/__mock/faults").get_json()["data"]) == 1
+    # Events went with their profiles: the same user tracked again starts from nothing.
+    track_events(client, TEST_KEY, "a", 1)
+    assert client.get("/v1/user-journeys/users/a", headers={"X-API-Key": TEST_KEY}).get_json()["data"][
+        "totalEvents"] == (3 if "a" in left else 1)
 
 
 @pytest.mark.parametrize("body, field", [({"environment": "DEV"}, "environment"), ({"partner": "x"}, ""),
@@ -104,6 +118,50 @@ def test_query_errors_say_invalid_query_parameters(client, path, errors):
     body = client.get(f"/__mock/{path}").get_json()
     assert (body["code"], body["message"]) == (400, "Invalid query parameters")
     assert [(e["field"], e["message"]) for e in body["errors"]] == errors
+
+
+# --- events ------------------------------------------------------------------------------
+
+def events_query(external_id, key=TEST_KEY, environment="TEST", extra=""):
+    return (f"/__mock/events?partnerId={derived_partner_id(key[8:])}&environment={environment}"
+            f"&externalId={external_id}{extra}")
+
+
+def test_a_users_events_are_listed_as_the_timeline_pages_them(client, clock):
+    for day in range(25):
+        client.post("/v1/user-journeys/events", headers={"X-API-Key": TEST_KEY}, json={
+            "externalId": "a", "category": "GAME_PLAY", "eventType": f"play-{day}", "points": day,
+            "occurredAt": f"2025-01-{day + 1:02d}T12:00:00Z"})
+    first = client.get(events_query("a")).get_json()
+    assert first["meta"] == {"page": 1, "limit": 20, "total": 25, "totalPages": 2}
+    assert [e["eventType"] for e in first["data"]][:3] == ["play-24", "play-23", "play-22"]  # newest first
+    for page, limit in ((1, 20), (2, 10), (3, 10), (9, 10)):
+        listed = client.get(events_query("a", extra=f"&page={page}&limit={limit}")).get_json()["data"]
+        timeline = client.get(f"/v1/user-journeys/users/a/timeline?page={page}&limit={limit}",
+                              headers={"X-API-Key": TEST_KEY}).get_json()["data"]["events"]
+        assert listed == timeline
+    client.track({"externalId": "none-yet"})
+    assert client.get(events_query("none-yet")).get_json() == {
+        "status": "success", "data": [], "meta": {"page": 1, "limit": 20, "total": 0, "totalPages": 0}}
+
+
+@pytest.mark.parametrize("query", [events_query("nobody"), events_query("a", environment="LIVE"),
+                                   events_query("a", key=OTHER_PARTNER_TEST_KEY)])
+def test_events_of_an_unknown_user_are_404(client, query):
+    track_events(client, TEST_KEY, "a", 1)
+    response = client.get(query)
+    assert (response.status_code, response.get_json()["message"]) == (404, "User not found")
+
+
+@pytest.mark.parametrize("query, errors", [
+    ("environment=TEST&externalId=a", [("partnerId", "partnerId is required")]),
+    ("partnerId=p&environment=DEV&externalId=a&limit=101",
+     [("environment", "environment must be one of: TEST, LIVE"), ("limit", "limit must be at most 100")]),
+    ("partnerId=p&environment=TEST&externalId=", [("externalId", "externalId must not be empty")]),
+])
+def test_bad_event_queries_are_400(client, query, errors):
+    body = client.get(f"/__mock/events?{query}").get_json()
+    assert (body["code"], [(e["field"], e["message"]) for e in body["errors"]]) == (400, errors)
 
 
 # --- fixtures and export -----------------------------------------------------------------

@@ -84,6 +84,18 @@ GOOD = """\
      "entry 1 (externalId 'p7'): entry has a property not allowed here: 'extra'"),
     ('profiles:\n  - apiKey: pk_test_qa\n    profile: {externalId: "bad-\\ud83d"}\n',
      "entry 1 (externalId 'bad-\\ud83d'): contains an unpaired surrogate"),
+    ("profiles:\n  - apiKey: pk_test_qa\n    profile: {externalId: e1}\n    events:\n"
+     "      - {category: GAME_PLAY, eventType: spin, ago: 3d, occurredAt: '2025-01-01T00:00:00Z'}\n",
+     "entry 1 (externalId 'e1'): events.0 must not have occurredAt together with ago"),
+    ("profiles:\n  - apiKey: pk_test_qa\n    profile: {externalId: e2}\n    events:\n"
+     "      - {category: GAME_PLAY, eventType: spin}\n      - {category: GAME_PLAY, eventType: spin, ago: 2w}\n",
+     "entry 1 (externalId 'e2'): events.1.ago contains characters or a form that is not allowed"),
+    ("profiles:\n  - apiKey: pk_test_qa\n    profile: {externalId: e3}\n    events:\n"
+     "      - {externalId: other, category: GAME, eventType: spin}\n",
+     "entry 1 (externalId 'e3'): events.0 has a property not allowed here: 'externalId'"),
+    ("profiles:\n  - apiKey: pk_test_qa\n    profile: {externalId: e4}\n    events:\n"
+     "      - {category: GAME, eventType: spin}\n",
+     "entry 1 (externalId 'e4'): events.0.category must be one of: GAME_PLAY, CAMPAIGN, POINTS, CUSTOM"),
     ("profiles: [\n", "not valid YAML: line 2, column 1: expected the node content, but found '<stream end>'"),
     ("profiles:\n  - apiKey: a\n   profile: b\n", "not valid YAML: line 3, column 4: expected <block end>, but "
                                                     "found '<block mapping start>'"),

@@ -16,12 +16,12 @@ import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..auth import Principal
-from ..clock import Clock, format_timestamp, parse_event_time
+from ..clock import EARLIEST, Clock, format_timestamp, parse_event_time
 from . import engine
-from .events import Event, Journey, Tables, pack_metadata
+from .events import Event, Journey, Tables, pack_metadata, unpack_metadata
 from .storage import Profile, ProfileFields, Space, Storage
 
 SHARED_TEXT_LENGTH = 16  # text this short is interned: countries, devices and sources repeat a lot
@@ -51,6 +51,7 @@ class Snapshot:
 
 
 _NO_EVENTS = Journey(Tables())  # the journey of a profile without events; never added to
+_EARLIEST = int(EARLIEST.timestamp())
 
 
 @dataclass(frozen=True)
@@ -63,20 +64,42 @@ class Restore:
 
 
 @dataclass(frozen=True)
+class LoadEvent:
+    """One event of a loaded profile: a trackEvent body without externalId, any id to restore, and
+    for a body without occurredAt, how many seconds before the load's now it happened."""
+
+    body: dict[str, Any]
+    id: int | None = None  # the UUID as a 128-bit integer
+    ago: int = 0
+
+
+@dataclass(frozen=True)
 class LoadItem:
-    """One profile to load: whose it is, the request body, and any identity to restore."""
+    """One profile to load: whose it is, the request body, any identity to restore, and its events."""
 
     principal: Principal
     body: dict[str, Any]
     restore: Restore = Restore()
+    events: tuple[LoadEvent, ...] = ()
 
 
 class LoadConflict(ValueError):
-    """A loaded item contradicts the store or an earlier item; nothing was loaded."""
+    """A loaded item contradicts the store, the clock or an earlier item; nothing was loaded.
 
-    def __init__(self, index: int, message: str) -> None:
+    `field` names the item's field at fault, as a dotted path (`id`, `events.3.id`).
+    """
+
+    def __init__(self, index: int, message: str, field: str = "id") -> None:
         super().__init__(message)
         self.index = index
+        self.field = field
+
+
+class Removed(NamedTuple):
+    """What a removal deleted."""
+
+    profiles: int
+    events: int
 
 
 def _before_fork(alive: weakref.ref[ProfileStore]) -> None:
@@ -158,9 +181,10 @@ class ProfileStore:
             journey = self._storage.journey(space, external_id) or _NO_EVENTS
             return journey.page(offset, limit), len(journey)
 
-    def _event(self, body: dict[str, Any], now: int) -> Event:
+    def _event(self, body: dict[str, Any], now: int, identity: int | None = None) -> Event:
         metadata = body.get("metadata")
-        return Event(uuid.uuid4().int, parse_event_time(body["occurredAt"]) if "occurredAt" in body else now,
+        return Event(uuid.uuid4().int if identity is None else identity,
+                     parse_event_time(body["occurredAt"]) if "occurredAt" in body else now,
                      body["category"], body["eventType"],
                      int(body.get("points", 0)),  # JSON Schema's integers include 5.0; the journey keeps ints
                      pack_metadata(metadata or {}),
@@ -185,14 +209,52 @@ class ProfileStore:
                         fresh or {})
 
     def load(self, items: list[LoadItem]) -> tuple[int, int]:
-        """Upsert every item, or none if one conflicts; return (created, updated)."""
+        """Upsert every item and add its events, or none if one conflicts; return (created, updated).
+
+        The relative times of a load's events count back from one now. An item with events is seen
+        when they happened, unless it says otherwise, and its seen times widen to cover them, as
+        `track`'s do; one without events and seen times is seen now, as an upsert is.
+        """
         now = self._now()
         with self._lock:
+            events = [self._loaded_events(index, item, now) for index, item in enumerate(items)]
             if any(item.restore.id is not None for item in items):
                 self._check_conflicts(items)
+            self._check_event_ids(items)
+            created = 0
             with self._storage.transaction():
-                created = sum(self._apply(item, now)[1] for item in items)
+                for item, own in zip(items, events, strict=True):
+                    created += self._apply(item, now, own)[1]
+                    if own:
+                        self._storage.add_events(_space(item.principal), item.body["externalId"], own)
         return created, len(items) - created
+
+    def _loaded_events(self, index: int, item: LoadItem, now: int) -> list[Event]:
+        events = []
+        for number, event in enumerate(item.events):
+            if now - event.ago < _EARLIEST:
+                raise LoadConflict(index, f"{event.ago:,} seconds before the mock's now ({format_timestamp(now)}) is "
+                                          f"earlier than the mock can hold ({EARLIEST.date()})", f"events.{number}.ago")
+            events.append(self._event(event.body, now - event.ago, event.id))
+        return events
+
+    def _check_event_ids(self, items: list[LoadItem]) -> None:
+        """Refuse an event id given twice, or given and already stored."""
+        wanted: dict[int, tuple[int, int]] = {}  # id -> (item index, event index)
+        for index, item in enumerate(items):
+            for number, event in enumerate(item.events):
+                if event.id is not None and wanted.setdefault(event.id, (index, number)) != (index, number):
+                    raise LoadConflict(index, f"id {uuid.UUID(int=event.id)} is given to two events",
+                                       f"events.{number}.id")
+        if not wanted:
+            return
+        # Stored events have no index by id: a load that restores ids reads each stored event once.
+        for space, _, profile in self._storage.items():
+            for stored in self._storage.journey(space, profile.external_id) or ():
+                if stored.id in wanted:
+                    index, number = wanted[stored.id]
+                    raise LoadConflict(index, f"id {uuid.UUID(int=stored.id)} is already stored, as an event of "
+                                              f"externalId {profile.external_id!r}", f"events.{number}.id")
 
     def _check_conflicts(self, items: list[LoadItem]) -> None:
         wanted_ids = {uuid.UUID(item.restore.id).int for item in items if item.restore.id is not None}
@@ -211,23 +273,29 @@ class ProfileStore:
             if owner != (space_key, external_id):
                 raise LoadConflict(index, f"id {item.restore.id} already belongs to externalId {owner[1]!r}")
 
-    def _apply(self, item: LoadItem, now: int) -> tuple[Profile, bool, dict[str, dict[str, Any]]]:
-        """Upsert one item; also return the object fields it merged, already decoded."""
+    def _apply(self, item: LoadItem, now: int,
+               events: Sequence[Event] = ()) -> tuple[Profile, bool, dict[str, dict[str, Any]]]:
+        """Upsert one item, seen when its `events` happened if it has any (not yet stored); also
+        return the object fields it merged, already decoded."""
         principal, body, restore = item.principal, item.body, item.restore
         space = (principal.partner_id, principal.environment)
         external_id = body["externalId"]
+        earliest, latest = (min(e.occurred_at for e in events), max(e.occurred_at for e in events)) if events \
+            else (now, now)
         stored = self._storage.get(space, external_id)
         created = stored is None
         if stored is None:
-            first_seen = now if restore.first_seen is None else restore.first_seen
+            first_seen = earliest if restore.first_seen is None else restore.first_seen
             identity = uuid.uuid4().int if restore.id is None else uuid.UUID(restore.id).int
             stored = Profile(identity, external_id, first_seen, first_seen,
                              (None,) * len(self._text_fields), (None,) * len(self._merge_fields))
+        first_seen = stored.first_seen
+        last_seen = max(stored.last_seen, latest if restore.last_seen is None else restore.last_seen)
+        if events:
+            first_seen, last_seen = min(first_seen, earliest), max(last_seen, latest)
         # A new record, not the stored one changed in place: the memory store hands out its own
         # objects, and a write that fails must leave them as they were.
-        profile = Profile(stored.id, external_id, stored.first_seen,
-                          max(stored.last_seen, now if restore.last_seen is None else restore.last_seen),
-                          stored.text, stored.merged)
+        profile = Profile(stored.id, external_id, first_seen, last_seen, stored.text, stored.merged)
         if any(name in body for name in self._text_fields):
             profile.text = tuple(self._share(body[name]) if name in body else old
                                  for name, old in zip(self._text_fields, stored.text, strict=True))
@@ -255,15 +323,18 @@ class ProfileStore:
             found, total = self._storage.page(offset, limit, partner_id, environment, external_id)
             return [self._snapshot(space, profile, now) for space, profile in found], total
 
-    def remove(self, partner_id: str | None = None, environment: str | None = None) -> int:
-        """Delete the profiles of a partner and/or environment (all without filters); count them."""
+    def remove(self, partner_id: str | None = None, environment: str | None = None) -> Removed:
+        """Delete the profiles of a partner and/or environment (all without filters) with their
+        events; count both."""
         with self._lock:
-            return self._storage.remove(partner_id, environment)
+            doomed, _ = self._storage.page(0, self._storage.count(), partner_id, environment, None)
+            events = sum(len(self._storage.journey(space, p.external_id) or _NO_EVENTS) for space, p in doomed)
+            return Removed(self._storage.remove(partner_id, environment), events)
 
     def export(self) -> list[dict[str, Any]]:
-        """Every profile as a fixture entry that `load` restores exactly."""
+        """Every profile as a fixture entry that `load` restores exactly, events included."""
         with self._lock:
-            return [self._fixture_entry(api_key, profile) for _, api_key, profile in self._storage.items()]
+            return [self._fixture_entry(space, api_key, profile) for space, api_key, profile in self._storage.items()]
 
     def spaces(self) -> dict[Space, str]:
         """Each (partnerId, environment) that holds profiles, with the key its first profile came with."""
@@ -279,8 +350,8 @@ class ProfileStore:
         with self._lock:
             return self._storage.count()
 
-    def _fixture_entry(self, api_key: str, profile: Profile) -> dict[str, Any]:
-        return {
+    def _fixture_entry(self, space: Space, api_key: str, profile: Profile) -> dict[str, Any]:
+        entry: dict[str, Any] = {
             "apiKey": api_key,
             "id": str(uuid.UUID(int=profile.id)),
             "firstSeenAt": format_timestamp(profile.first_seen),
@@ -291,6 +362,18 @@ class ProfileStore:
                 **{n: unpack(v) for n, v in zip(self._merge_fields, profile.merged, strict=True) if v is not None},
             },
         }
+        journey = self._storage.journey(space, profile.external_id)
+        if journey:
+            # Oldest first, ties in the order stored: the order that loading restores.
+            entry["events"] = [_fixture_event(event) for event in journey]
+        return entry
+
+
+def _fixture_event(event: Event) -> dict[str, Any]:
+    """An event as a fixture entry carries it: absolute time and id, so it loads back the same."""
+    return {"id": str(uuid.UUID(int=event.id)), "category": event.category, "eventType": event.event_type,
+            "points": event.points, "occurredAt": format_timestamp(event.occurred_at),
+            "metadata": unpack_metadata(event.metadata)}
 
 
 def _space(principal: Principal) -> Space:
