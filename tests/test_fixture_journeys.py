@@ -211,15 +211,38 @@ def test_an_export_loads_into_a_fresh_mock_with_the_same_timelines_and_figures(c
     assert everything(fresh) == everything(client)
 
 
-def test_loading_an_export_back_into_its_own_mock_is_refused_not_doubled(client, clock):
+def test_loading_an_export_back_into_its_own_mock_adds_nothing(client, clock):
     build_history(client, clock)
     exported = client.get("/__mock/export").get_json()
     response = client.post("/__mock/fixtures", json=exported)
+    assert response.status_code == 200
+    assert user(client, "loaded")["totalEvents"] == 7
+    assert client.get("/__mock/export").get_json() == exported
+
+
+def test_loading_the_same_fixture_twice_adds_its_events_once(client):
+    document = {"profiles": [{"apiKey": TEST_KEY, "profile": {"externalId": "again"}, "events": [
+        {"category": "GAME_PLAY", "eventType": "spin", "ago": "1d"},
+        {"category": "GAME_PLAY", "eventType": "spin", "ago": "1d"}]}]}
+    for expected in ({"created": 1, "updated": 0}, {"created": 0, "updated": 1}):
+        assert client.post("/__mock/fixtures", json=document).get_json()["data"] == expected
+        assert user(client, "again")["totalEvents"] == 2  # two equal events are two events, once each
+    document["profiles"][0]["events"].append({"category": "CUSTOM", "eventType": "level_up", "ago": "1h"})
+    client.post("/__mock/fixtures", json=document)
+    assert user(client, "again")["totalEvents"] == 3  # an added event is new
+
+
+def test_an_exported_event_id_stored_for_another_user_is_a_conflict(client, clock):
+    build_history(client, clock)
+    exported = client.get("/__mock/export").get_json()
+    entry = next(e for e in exported["profiles"] if e.get("events"))
+    entry["profile"]["externalId"] = "someone-else"
+    del entry["id"]
+    response = client.post("/__mock/fixtures", json={"profiles": [entry]})
     assert response.status_code == 400
     [error] = response.get_json()["errors"]
     assert error["field"] == "profiles.0.events.0.id"
-    assert error["message"].endswith("is already stored, as an event of externalId 'loaded'")
-    assert user(client, "loaded")["totalEvents"] == 7
+    assert "is already stored, as an event of externalId" in error["message"]
 
 
 def test_reset_clears_events_with_their_profiles(client, clock):

@@ -51,6 +51,7 @@ class Snapshot:
 
 
 _NO_EVENTS = Journey(Tables())  # the journey of a profile without events; never added to
+_FIXTURE_EVENTS = uuid.UUID("3f0b6c1e-9d7a-5e21-8c4f-67616d696679")  # namespace of fixture events' derived ids
 _EARLIEST = int(EARLIEST.timestamp())
 
 
@@ -220,13 +221,14 @@ class ProfileStore:
             events = [self._loaded_events(index, item, now) for index, item in enumerate(items)]
             if any(item.restore.id is not None for item in items):
                 self._check_conflicts(items)
-            self._check_event_ids(items)
+            present = self._check_event_ids(items, events)
             created = 0
             with self._storage.transaction():
                 for item, own in zip(items, events, strict=True):
                     created += self._apply(item, now, own)[1]
-                    if own:
-                        self._storage.add_events(_space(item.principal), item.body["externalId"], own)
+                    new = [event for event in own if event.id not in present]
+                    if new:
+                        self._storage.add_events(_space(item.principal), item.body["externalId"], new)
         return created, len(items) - created
 
     def _loaded_events(self, index: int, item: LoadItem, now: int) -> list[Event]:
@@ -235,26 +237,36 @@ class ProfileStore:
             if now - event.ago < _EARLIEST:
                 raise LoadConflict(index, f"{event.ago:,} seconds before the mock's now ({format_timestamp(now)}) is "
                                           f"earlier than the mock can hold ({EARLIEST.date()})", f"events.{number}.ago")
-            events.append(self._event(event.body, now - event.ago, event.id))
+            identity = event.id if event.id is not None else _fixture_event_id(item, number, event)
+            events.append(self._event(event.body, now - event.ago, identity))
         return events
 
-    def _check_event_ids(self, items: list[LoadItem]) -> None:
-        """Refuse an event id given twice, or given and already stored."""
+    def _check_event_ids(self, items: list[LoadItem], events: list[list[Event]]) -> set[int]:
+        """The ids of the load's events that their user has already (loading them again changes
+        nothing); refuse an id given twice, or already stored as another user's event."""
         wanted: dict[int, tuple[int, int]] = {}  # id -> (item index, event index)
-        for index, item in enumerate(items):
-            for number, event in enumerate(item.events):
-                if event.id is not None and wanted.setdefault(event.id, (index, number)) != (index, number):
+        for index, own in enumerate(events):
+            for number, event in enumerate(own):
+                if wanted.setdefault(event.id, (index, number)) != (index, number):
                     raise LoadConflict(index, f"id {uuid.UUID(int=event.id)} is given to two events",
                                        f"events.{number}.id")
-        if not wanted:
-            return
-        # Stored events have no index by id: a load that restores ids reads each stored event once.
-        for space, _, profile in self._storage.items():
-            for stored in self._storage.journey(space, profile.external_id) or ():
-                if stored.id in wanted:
-                    index, number = wanted[stored.id]
-                    raise LoadConflict(index, f"id {uuid.UUID(int=stored.id)} is already stored, as an event of "
-                                              f"externalId {profile.external_id!r}", f"events.{number}.id")
+        present: set[int] = set()
+        owners = {(_space(item.principal), item.body["externalId"]) for item in items}
+        # Stored events have no index by id. A fixture event's own id is derived from its user, so only
+        # that user's journey is read; an id restored from an export may be anyone's, so all are.
+        restored = any(event.id is not None for item in items for event in item.events)
+        stored = ((space, profile.external_id) for space, _, profile in self._storage.items()) if restored \
+            else iter(owners)
+        for space, external_id in stored:
+            for event in self._storage.journey(space, external_id) or ():
+                if event.id not in wanted:
+                    continue
+                index, number = wanted[event.id]
+                if (space, external_id) != (_space(items[index].principal), items[index].body["externalId"]):
+                    raise LoadConflict(index, f"id {uuid.UUID(int=event.id)} is already stored, as an event of "
+                                              f"externalId {external_id!r}", f"events.{number}.id")
+                present.add(event.id)
+        return present
 
     def _check_conflicts(self, items: list[LoadItem]) -> None:
         wanted_ids = {uuid.UUID(item.restore.id).int for item in items if item.restore.id is not None}
@@ -374,6 +386,15 @@ def _fixture_event(event: Event) -> dict[str, Any]:
     return {"id": str(uuid.UUID(int=event.id)), "category": event.category, "eventType": event.event_type,
             "points": event.points, "occurredAt": format_timestamp(event.occurred_at),
             "metadata": unpack_metadata(event.metadata)}
+
+
+def _fixture_event_id(item: LoadItem, number: int, event: LoadEvent) -> int:
+    """The id of a fixture event given without one: derived from its user, its place in the entry and
+    what it says, so that loading the same fixture again (a restart with --state and --fixtures) finds
+    it stored and adds nothing, while a changed or added event is new."""
+    key = json.dumps([item.principal.partner_id, item.principal.environment, item.body["externalId"], number,
+                      event.body, event.ago], sort_keys=True, separators=(",", ":"))
+    return uuid.uuid5(_FIXTURE_EVENTS, key).int
 
 
 def _space(principal: Principal) -> Space:
