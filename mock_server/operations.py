@@ -62,10 +62,11 @@ class Operation:
 
 
 class AnyText(BaseConverter):
-    """One or more characters of any kind. Werkzeug's `path` refuses a leading '/', so the
-    valid externalId "/x" (sent as %2Fx) was answered 404 "Route not found" or redirected."""
+    """One or more characters of any kind, newlines too. Werkzeug's `path` refuses a leading '/', so the
+    valid externalId "/x" (sent as %2Fx) was answered 404 "Route not found" or redirected; and `.` alone
+    stops at a newline (%0A), which the path must reach to be refused as an invalid externalId."""
 
-    regex = ".+?"
+    regex = r"[\s\S]+?"
     part_isolating = False
 
 

@@ -19,3 +19,12 @@ def test_an_external_id_with_a_leading_or_doubled_slash_is_addressable(client, e
     assert (found.status_code, found.get_json()["data"]["externalId"]) == (200, external_id)
     timeline = client.get(f"{path}/timeline", headers={"X-API-Key": TEST_KEY})
     assert (timeline.status_code, timeline.get_json()["data"]["total"]) == (200, 0)
+
+
+@pytest.mark.parametrize("path", ["a%0Ab", "%0A", "a%0A"])
+@pytest.mark.parametrize("suffix", ["", "/timeline"])
+def test_a_path_external_id_with_a_newline_is_refused_as_invalid(client, path, suffix):
+    """Schemathesis sent GET /users/…%0A…/timeline: the route's `.` stopped at the newline, so the
+    answer was 404 "Route not found", which the operation does not declare."""
+    response = client.get(f"{USERS}/{path}{suffix}", headers={"X-API-Key": TEST_KEY})
+    assert (response.status_code, response.get_json()["message"]) == (400, "Invalid path parameters")
