@@ -196,7 +196,7 @@ class Contract:
         paths = self.document["paths"]
         templates = sorted((t for t in paths if "{" in t), key=lambda t: -len(_PARAMETER.sub("", t)))
         candidates = [paths[path]] if path in paths else [
-            paths[t] for t in templates if re.fullmatch(".+".join(map(re.escape, _PARAMETER.split(t))), path)]
+            paths[t] for t in templates if re.fullmatch(".+".join(map(re.escape, _PARAMETER.split(t))), path, re.S)]
         for item in candidates:
             operation = item.get(method.lower())
             if operation:
