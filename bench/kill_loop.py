@@ -3,12 +3,13 @@
     python bench/kill_loop.py [--kills 20] [--writers 4] [--sync normal]
 
 Each round starts `gamifyhost-mock serve --state FILE` (the same file every round), lets
-writer threads upsert as fast as they can, and SIGKILLs the server and its worker at a
+writer threads write as fast as they can, and SIGKILLs the server and its worker at a
 random moment 0.2-2 s in. A write counts as acknowledged only when its 200 arrived. After
 the restart, every acknowledged write must be there: each writer creates new profiles
-(`w<thread>-<n>`, all acknowledged ones must exist) and rewrites one counter profile
-(its stored value must be at least the last acknowledged one). Prints one line per round
-and the totals. Not part of the test suite.
+(`w<thread>-<n>`, all acknowledged ones must exist), rewrites one counter profile (its
+stored value must be at least the last acknowledged one) and tracks batches of events for
+two users of its own (every acknowledged event id must be in their timelines). Prints one
+line per round and the totals. Not part of the test suite.
 """
 from __future__ import annotations
 
@@ -29,6 +30,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADERS = {"X-API-Key": "pk_test_killloop", "Content-Type": "application/json"}
+USERS, TRACK = "/v1/user-journeys/users", "/v1/user-journeys/track"
+BATCH = 20  # events per POST /track, half of them backfilled
 
 
 def free_port() -> int:
@@ -54,19 +57,27 @@ def start(state: Path, port: int, sync: str) -> subprocess.Popen:
 
 
 class Writer(threading.Thread):
-    """Upserts until the server dies; remembers what was acknowledged."""
+    """Upserts and tracks events until the server dies; remembers what was acknowledged."""
 
     def __init__(self, name: str, port: int, start_at: int) -> None:
         super().__init__(daemon=True)
         self.tag, self.port, self.n = name, port, start_at
         self.created: list[str] = []
         self.counter = -1  # last acknowledged value of this writer's counter profile
+        self.event_users = [f"{name}-events-a", f"{name}-events-b"]
+        self.events: set[str] = set()  # ids of the acknowledged events
 
-    def post(self, connection: http.client.HTTPConnection, body: dict) -> bool:
-        connection.request("POST", "/v1/user-journeys/users", json.dumps(body), HEADERS)
+    def post(self, connection: http.client.HTTPConnection, path: str, body: dict) -> dict | None:
+        """The answer's data if it was 200, else None."""
+        connection.request("POST", path, json.dumps(body), HEADERS)
         response = connection.getresponse()
-        response.read()
-        return response.status == 200
+        answer = response.read()
+        return json.loads(answer)["data"] if response.status == 200 else None
+
+    def batch(self) -> list[dict]:
+        return [{"externalId": self.event_users[i % 2], "category": "GAME_PLAY", "eventType": "spin", "points": i,
+                 **({"occurredAt": f"2025-01-{1 + (self.n + i) % 28:02d}T00:00:00Z"} if i % 2 else {})}
+                for i in range(BATCH)]
 
     def run(self) -> None:
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
@@ -74,10 +85,13 @@ class Writer(threading.Thread):
             while True:
                 self.n += 1
                 external_id = f"{self.tag}-{self.n}"
-                if self.post(connection, {"externalId": external_id, "tags": {"n": str(self.n)}}):
+                if self.post(connection, USERS, {"externalId": external_id, "tags": {"n": str(self.n)}}):
                     self.created.append(external_id)
-                if self.post(connection, {"externalId": f"{self.tag}-counter", "displayName": str(self.n)}):
+                if self.post(connection, USERS, {"externalId": f"{self.tag}-counter", "displayName": str(self.n)}):
                     self.counter = self.n
+                tracked = self.post(connection, TRACK, {"events": self.batch()})
+                if tracked:
+                    self.events.update(event["id"] for event in tracked["events"])
         except (OSError, http.client.HTTPException):
             return  # the server was killed: whatever was not answered was never acknowledged
 
@@ -87,6 +101,51 @@ def stored(port: int) -> dict[str, dict]:
     connection.request("GET", "/__mock/export")
     document = json.loads(connection.getresponse().read())
     return {entry["profile"]["externalId"]: entry["profile"] for entry in document["profiles"]}
+
+
+def stored_events(port: int, users: list[str]) -> set[str]:
+    """The ids of every event in these users' timelines, read page by page."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    ids: set[str] = set()
+    for user in users:
+        page, pages = 1, 1
+        while page <= pages:
+            connection.request("GET", f"{USERS}/{user}/timeline?page={page}&limit=100", headers=HEADERS)
+            response = connection.getresponse()
+            answer = json.loads(response.read())
+            if response.status == 404:  # not one of its events was stored
+                break
+            ids.update(event["id"] for event in answer["data"]["events"])
+            page, pages = page + 1, answer["data"]["totalPages"]
+    return ids
+
+
+class Ledger:
+    """What the writers were told was stored, and how much of it a restarted mock has lost."""
+
+    def __init__(self) -> None:
+        self.created: set[str] = set()
+        self.counters: dict[str, int] = {}
+        self.events: set[str] = set()
+        self.event_users: list[str] = []
+        self.lost_profiles = self.lost_events = 0
+
+    def add(self, writer: Writer) -> None:
+        self.created.update(writer.created)
+        if writer.counter >= 0:
+            self.counters[f"{writer.tag}-counter"] = writer.counter
+        self.events |= writer.events
+        self.event_users += writer.event_users
+
+    def check(self, port: int) -> None:
+        profiles = stored(port)
+        lost = [e for e in self.created if e not in profiles]
+        lost += [name for name, value in self.counters.items() if int(profiles[name]["displayName"]) < value]
+        lost_events = len(self.events - stored_events(port, self.event_users))
+        self.lost_profiles += len(lost)
+        self.lost_events += lost_events
+        print(f"  after restart: {len(profiles):,} profiles stored, {len(lost)} acknowledged profile writes and "
+              f"{lost_events} acknowledged events lost", flush=True)
 
 
 def kill_all(process: subprocess.Popen) -> None:
@@ -121,18 +180,12 @@ def main() -> None:
     args = parser.parse_args()
     rng = random.Random(args.seed)
     state = Path(tempfile.mkdtemp()) / "kill-loop.db"
-    acknowledged: set[str] = set()
-    counters: dict[str, int] = {}
-    lost_total = 0
+    ledger = Ledger()
     for round_number in range(1, args.kills + 1):
         port = free_port()
         process = start(state, port, args.sync)
         if round_number > 1:  # check what the previous round's writers were told was stored
-            profiles = stored(port)
-            lost = [e for e in acknowledged if e not in profiles]
-            lost += [name for name, value in counters.items() if int(profiles[name]["displayName"]) < value]
-            lost_total += len(lost)
-            print(f"  after restart: {len(profiles):,} stored, {len(lost)} acknowledged writes lost", flush=True)
+            ledger.check(port)
         writers = [Writer(f"r{round_number}w{i}", port, 0) for i in range(args.writers)]
         for writer in writers:
             writer.start()
@@ -141,25 +194,21 @@ def main() -> None:
         kill_all(process)
         for writer in writers:
             writer.join()
-            acknowledged.update(writer.created)
-            if writer.counter >= 0:
-                counters[f"{writer.tag}-counter"] = writer.counter
+            ledger.add(writer)
         writes = sum(len(w.created) + max(w.counter, 0) for w in writers)
-        print(f"round {round_number}/{args.kills}: killed after {moment:.2f}s, {writes:,} writes acknowledged",
-              flush=True)
+        events = sum(len(w.events) for w in writers)
+        print(f"round {round_number}/{args.kills}: killed after {moment:.2f}s, {writes:,} profile writes and "
+              f"{events:,} events acknowledged", flush=True)
     port = free_port()
     process = start(state, port, args.sync)
     try:
-        profiles = stored(port)
+        ledger.check(port)
     finally:
         kill_all(process)
-    lost = [e for e in acknowledged if e not in profiles]
-    lost += [name for name, value in counters.items() if int(profiles[name]["displayName"]) < value]
-    lost_total += len(lost)
-    print(f"  after restart: {len(profiles):,} stored, {len(lost)} acknowledged writes lost")
-    print(f"\n{args.kills} kill -9s under load (--state-sync {args.sync}): {len(acknowledged):,} profiles "
-          f"created and {len(counters)} counters acknowledged; acknowledged writes lost: {lost_total}")
-    sys.exit(1 if lost_total else 0)
+    print(f"\n{args.kills} kill -9s under load (--state-sync {args.sync}): {len(ledger.created):,} profiles "
+          f"created, {len(ledger.counters)} counters and {len(ledger.events):,} events acknowledged; acknowledged "
+          f"writes lost: {ledger.lost_profiles} profile writes, {ledger.lost_events} events")
+    sys.exit(1 if ledger.lost_profiles or ledger.lost_events else 0)
 
 
 if __name__ == "__main__":

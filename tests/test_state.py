@@ -1,4 +1,4 @@
-"""--state: an SQLite database that every write reaches before it is answered.
+"""--state: an SQLite database that every write (profiles and events) reaches before it is answered.
 
 These tests run the real command and kill it the hard way, as a crash or an out-of-memory
 kill would: what was answered 200 must be there after a restart.
@@ -17,11 +17,17 @@ from pathlib import Path
 import pytest
 
 from mock_server.auth import Principal, derived_partner_id
+from mock_server.journeys.events import Event
+from mock_server.journeys.sqlite import SqliteStorage, StateFileError
+from mock_server.journeys.storage import Profile, ProfileFields
 
 from live_server import free_port, http, start_server
 
 HEADERS = {"X-API-Key": "pk_test_state", "Content-Type": "application/json"}
 TRACK = "/v1/user-journeys/users"
+EVENTS = "/v1/user-journeys/track"
+FROZEN = "2025-01-15T12:00:00Z"
+FIELDS = ProfileFields(("displayName",), ("tags",))  # for the stores opened here without a mock around them
 
 
 def kill_hard(server) -> None:
@@ -35,6 +41,23 @@ def kill_hard(server) -> None:
 
 def export(server) -> dict:
     return http("GET", server.url + "/__mock/export")[2]
+
+
+def journeys(server, users: list[str]) -> dict[str, tuple[dict, dict]]:
+    """Each user's profile with its figures and its whole timeline, read at FROZEN."""
+    assert http("POST", server.url + "/__mock/clock", {"action": "freeze", "at": FROZEN},
+                {"Content-Type": "application/json"})[0] == 200
+    base = server.url + "/v1/user-journeys/users/"
+    return {user: (http("GET", base + user, None, HEADERS)[2]["data"],
+                   http("GET", base + user + "/timeline?limit=100", None, HEADERS)[2]["data"]) for user in users}
+
+
+def batch(i: int) -> list[dict]:
+    """Batch `i` of an event load: plays of three users, in order and backfilled, and a campaign."""
+    return [{"externalId": f"user-{(i + n) % 3}", "category": "GAME_PLAY", "eventType": "spin", "points": n - 1,
+             "occurredAt": f"2025-01-{15 - (i + n) % 14:02d}T{n:02d}:00:00Z"} for n in range(4)] + [
+        {"externalId": f"user-{i % 3}", "category": "CAMPAIGN", "eventType": "campaign_joined",
+         "metadata": {"campaignSlug": f"cup-{i % 4}", "ü": "😀"}}]
 
 
 def test_every_answered_upsert_survives_kill_9(tmp_path):
@@ -70,12 +93,45 @@ def test_every_answered_upsert_survives_kill_9(tmp_path):
     assert code == 0 and f"state: 40 profiles kept in {state}" in output
 
 
+@pytest.mark.parametrize("stop", [kill_hard, lambda server: server.stop()], ids=["kill -9", "SIGTERM"])
+def test_every_answered_event_survives_a_restart(tmp_path, stop):
+    state = tmp_path / "mock.db"
+    first = start_server("--state", str(state), "--quiet")
+    try:
+        reader: sqlite3.Connection | None = None
+        for i in range(20):
+            status, _, body = http("POST", first.url + EVENTS, {"events": batch(i)}, HEADERS)
+            assert status == 200, body
+            reader = reader or sqlite3.connect(state)
+            assert reader.execute("SELECT count(*) FROM events").fetchone() == (5 * (i + 1),)  # committed
+        assert reader is not None
+        reader.close()
+        before = journeys(first, ["user-0", "user-1", "user-2"])
+    finally:
+        stop(first)
+    second = start_server("--state", str(state), "--quiet")
+    try:
+        after = journeys(second, ["user-0", "user-1", "user-2"])
+    finally:
+        second.stop()
+    assert after == before
+    profile, timeline = after["user-0"]
+    assert (profile["totalEvents"], profile["totalPlays"], profile["campaignsJoined"], timeline["total"]) == (
+        34, 27, 4, 34)
+    assert profile["firstSeenAt"] == "2025-01-03T00:00:00Z"  # its oldest play, backfilled
+    assert [event["occurredAt"] for event in timeline["events"]] == sorted(
+        (event["occurredAt"] for event in timeline["events"]), reverse=True)
+
+
 def test_a_clean_stop_folds_the_log_into_one_file_that_sqlite3_can_read(tmp_path):
     state = tmp_path / "mock.db"
     server = start_server("--state", str(state), "--quiet")
     http("POST", server.url + TRACK, {"externalId": "jane", "displayName": "Jane", "country": "NG",
                                       "tags": {"plan": "premium"}}, HEADERS)
     profile = http("POST", server.url + TRACK, {"externalId": "jane", "metadata": {"a": 1}}, HEADERS)[2]["data"]
+    event = http("POST", server.url + "/v1/user-journeys/events", {
+        "externalId": "jane", "category": "CAMPAIGN", "eventType": "campaign_joined", "points": 5,
+        "occurredAt": "2025-01-15T10:30:00Z", "metadata": {"campaignSlug": "summer"}}, HEADERS)[2]["data"]["event"]
     # While the mock runs, another process can read the database (WAL mode).
     with closing(sqlite3.connect(state)) as reader:
         assert reader.execute("SELECT count(*) FROM profiles").fetchone() == (1,)
@@ -85,12 +141,17 @@ def test_a_clean_stop_folds_the_log_into_one_file_that_sqlite3_can_read(tmp_path
     with closing(sqlite3.connect(state)) as db:
         rows = db.execute("SELECT id, partnerId, environment, externalId, apiKey, displayName, email, country, "
                           "firstSeenAt, lastSeenAt, json_extract(tags, '$.plan'), metadata FROM profiles").fetchall()
+        events = db.execute("SELECT id, partnerId, environment, externalId, category, eventType, points, occurredAt, "
+                            "json_extract(metadata, '$.campaignSlug') FROM events ORDER BY seq").fetchall()
         tables = [r[0] for r in db.execute("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")]
         version = db.execute("SELECT value FROM meta WHERE key = 'schemaVersion'").fetchone()
+    # The backfilled event moved firstSeenAt back to its time.
     assert rows == [(profile["id"], profile["partnerId"], "TEST", "jane", "pk_test_state", "Jane", None, "NG",
-                     profile["firstSeenAt"], profile["lastSeenAt"], "premium", '{"a":1}')]
-    assert tables == ["meta", "profiles"]
-    assert version == ("1",)
+                     "2025-01-15T10:30:00Z", profile["lastSeenAt"], "premium", '{"a":1}')]
+    assert events == [(event["id"], profile["partnerId"], "TEST", "jane", "CAMPAIGN", "campaign_joined", 5,
+                       "2025-01-15T10:30:00Z", "summer")]
+    assert tables == ["events", "meta", "profiles"]
+    assert version == ("2",)
 
 
 def test_reset_and_fixtures_reach_the_state_file(tmp_path):
@@ -100,11 +161,61 @@ def test_reset_and_fixtures_reach_the_state_file(tmp_path):
     try:
         loaded = http("GET", server.url + "/__mock/profiles?limit=1")[2]["meta"]["total"]
         assert loaded > 0
+        assert http("POST", server.url + EVENTS, {"events": batch(0)}, HEADERS)[0] == 200
         http("POST", server.url + "/__mock/reset", None, {})
     finally:
         kill_hard(server)
     with closing(sqlite3.connect(state)) as db:
         assert db.execute("SELECT count(*) FROM profiles").fetchone() == (0,)
+        assert db.execute("SELECT count(*) FROM events").fetchone() == (0,)
+
+
+def test_a_state_file_of_schema_1_gains_the_events_table_and_keeps_its_profiles(tmp_path):
+    state = tmp_path / "s.db"
+    storage = SqliteStorage(state, FIELDS)
+    storage.put(("partner", "TEST"), "pk_test_x", Profile(7, "jane", 100, 200, ("Jane",), (None,)))
+    storage.close()
+    with closing(sqlite3.connect(state)) as db:  # as the mock before events left it
+        db.executescript("DROP TABLE events; UPDATE meta SET value = '1' WHERE key = 'schemaVersion';")
+    storage = SqliteStorage(state, FIELDS)
+    try:
+        assert storage.get(("partner", "TEST"), "jane") == Profile(7, "jane", 100, 200, ("Jane",), (None,))
+        assert storage.journey(("partner", "TEST"), "jane") is None
+        storage.add_events(("partner", "TEST"), "jane", [Event(9, 150, "GAME_PLAY", "spin", 3, None, None)])
+    finally:
+        storage.close()
+    with closing(sqlite3.connect(state)) as db:
+        assert db.execute("SELECT value FROM meta WHERE key = 'schemaVersion'").fetchone() == ("2",)
+        assert db.execute("SELECT id, externalId, occurredAt, points FROM events").fetchall() == [
+            ("00000000-0000-0000-0000-000000000009", "jane", "1970-01-01T00:02:30Z", 3)]
+
+
+def test_events_a_hand_edit_left_without_their_profile_are_not_loaded(tmp_path):
+    state = tmp_path / "s.db"
+    storage = SqliteStorage(state, FIELDS)
+    storage.put(("partner", "TEST"), "pk_test_x", Profile(7, "jane", 100, 200, ("Jane",), (None,)))
+    storage.add_events(("partner", "TEST"), "jane", [Event(9, 150, "GAME_PLAY", "spin", 3, None, None)])
+    storage.close()
+    with closing(sqlite3.connect(state)) as db:
+        db.execute("DELETE FROM profiles")
+        db.commit()
+    storage = SqliteStorage(state, FIELDS)
+    try:
+        assert storage.count() == 0
+        assert storage.journey(("partner", "TEST"), "jane") is None
+    finally:
+        storage.close()
+
+
+def test_a_state_file_of_a_newer_schema_is_refused(tmp_path):
+    state = tmp_path / "s.db"
+    SqliteStorage(state, FIELDS).close()
+    with closing(sqlite3.connect(state)) as db:
+        db.execute("UPDATE meta SET value = '3' WHERE key = 'schemaVersion'")
+        db.commit()
+    with pytest.raises(StateFileError, match="written by a version of gamifyhost-mock with state schema 3; "
+                                             "this one reads schema 2"):
+        SqliteStorage(state, FIELDS)
 
 
 def serve_fails(*args: str, port: int | None = None) -> subprocess.CompletedProcess:

@@ -1,15 +1,19 @@
 """The two stores behind the storage interface behave as one.
 
-A Hypothesis state machine drives the profile rules over the memory store and over the SQLite
+A Hypothesis state machine drives the journey rules over the memory store and over the SQLite
 store side by side, reopening the SQLite file now and then as a restart would, and requires
-the same answers from both at every step. Ids are random per store, so they are compared by
-the profile they belong to.
+the same answers from both at every step, and from the SQLite file reopened after every step.
+Ids are random per store, so they are compared by the profile or event they belong to.
 """
 from __future__ import annotations
 
+import dataclasses
 import shutil
+import sqlite3
 import tempfile
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,7 +24,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from mock_server.auth import Principal
-from mock_server.clock import Clock
+from mock_server.clock import Clock, format_timestamp
 from mock_server.journeys.memory import MemoryStorage
 from mock_server.journeys.profiles import LoadConflict, LoadItem, ProfileStore, Restore
 from mock_server.journeys.sqlite import SqliteStorage
@@ -36,11 +40,27 @@ BODIES = st.fixed_dictionaries({"externalId": EXTERNAL_IDS}, optional={
     "tags": st.dictionaries(st.sampled_from(["plan", "cohort"]), TEXT, max_size=2),
     "metadata": st.dictionaries(st.sampled_from(["a", "b"]), st.integers() | TEXT | st.none(), max_size=2),
 })
+START = datetime(2025, 1, 15, tzinfo=UTC)
+# Backfilled up to 40 days (past the 30-day window) or a day ahead of the start; the clock moves too.
+EVENT_TIMES = st.integers(-40 * 86400, 86400).map(lambda offset: format_timestamp(int(START.timestamp()) + offset))
+EVENTS = st.fixed_dictionaries({
+    "externalId": EXTERNAL_IDS,
+    "category": st.sampled_from(["GAME_PLAY", "CAMPAIGN", "POINTS", "CUSTOM"]),
+    "eventType": st.sampled_from(["spin", "campaign_joined", "bonus"]),
+}, optional={
+    "points": st.integers(-5, 100),
+    "occurredAt": EVENT_TIMES,
+    "metadata": st.dictionaries(st.sampled_from(["campaignSlug", "a"]),
+                                st.sampled_from(["summer", "winter"]) | st.integers() | TEXT, max_size=2),
+})
+BATCHES = st.lists(EVENTS, min_size=1, max_size=6)  # several users in one batch, some of them new
 FILTERS = st.tuples(st.sampled_from([None, "partner-a", "partner-b"]), st.sampled_from([None, "TEST", "LIVE"]))
 
 
-def same_ids(value: Any, names: dict[str, str]) -> Any:
-    """`value` with every profile id replaced by the order in which it first appeared."""
+def same_ids(value: Any, names: dict[Any, str]) -> Any:
+    """`value` with every id (of a profile or event) replaced by the order in which it first appeared."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = dataclasses.asdict(value)
     if isinstance(value, dict):
         return {k: names.setdefault(v, f"id-{len(names)}") if k == "id" else same_ids(v, names)
                 for k, v in value.items()}
@@ -49,22 +69,46 @@ def same_ids(value: Any, names: dict[str, str]) -> Any:
     return value
 
 
+def contents(store: ProfileStore) -> Any:
+    """What a store holds as its reads give it: every profile, with its figures now and its events."""
+    storage = store._storage
+    return (store.export(), len(store), store.page(0, 1000),
+            [list(storage.journey(space, profile.external_id) or ()) for space, _, profile in storage.items()])
+
+
+@contextmanager
+def failing_after(storage: SqliteStorage, rows: int) -> Iterator[None]:
+    """Fail the SQLite store's write of row number `rows` + 1 (a profile or an event), as a full disk would."""
+    db = storage._db()
+    db.execute("CREATE TEMP TABLE countdown (rows INTEGER)")
+    db.execute("INSERT INTO countdown VALUES (?)", (rows,))
+    for table, change in (("profiles", "INSERT"), ("profiles", "UPDATE"), ("events", "INSERT")):
+        db.execute(f"CREATE TEMP TRIGGER fail_{table}_{change} BEFORE {change} ON main.{table} BEGIN "
+                   "UPDATE countdown SET rows = rows - 1; "
+                   "SELECT RAISE(ABORT, 'disk full') WHERE (SELECT rows FROM countdown) < 0; END")
+    try:
+        yield
+    finally:
+        db.execute("DROP TABLE temp.countdown")  # its triggers go with it
+
+
 class BothStores(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.folder = Path(tempfile.mkdtemp())
-        self.clock = Clock(frozen_at=datetime(2025, 1, 15, tzinfo=UTC))
+        self.clock = Clock(frozen_at=START)
         self.memory = ProfileStore(self.clock, FIELDS, MemoryStorage())
-        self.sqlite = self._open_sqlite()
-        self.memory_ids: dict[str, str] = {}
-        self.sqlite_ids: dict[str, str] = {}
+        self.sqlite_storage, self.sqlite = self._open_sqlite()
+        self.memory_ids: dict[Any, str] = {}
+        self.sqlite_ids: dict[Any, str] = {}
 
-    def _open_sqlite(self) -> ProfileStore:
-        return ProfileStore(self.clock, FIELDS, SqliteStorage(self.folder / "state.db", FIELDS))
+    def _open_sqlite(self) -> tuple[SqliteStorage, ProfileStore]:
+        storage = SqliteStorage(self.folder / "state.db", FIELDS)
+        return storage, ProfileStore(self.clock, FIELDS, storage)
 
-    def both(self, call: Any) -> None:
+    def both(self, call: Any, sqlite: ProfileStore | None = None) -> None:
         outcomes = []
-        for store, names in ((self.memory, self.memory_ids), (self.sqlite, self.sqlite_ids)):
+        for store, names in ((self.memory, self.memory_ids), (sqlite or self.sqlite, self.sqlite_ids)):
             try:
                 outcomes.append(("ok", same_ids(call(store), names)))
             except LoadConflict as exc:
@@ -83,6 +127,20 @@ class BothStores(RuleBasedStateMachine):
                                                       if restore else None)) for p, b, restore in items])
         self.both(run)
 
+    @rule(principal=st.sampled_from(PRINCIPALS), bodies=BATCHES)
+    def track(self, principal: Principal, bodies: list[dict[str, Any]]) -> None:
+        self.both(lambda store: store.track(principal, bodies))
+
+    @rule(principal=st.sampled_from(PRINCIPALS), bodies=BATCHES, data=st.data())
+    def track_fails_midway(self, principal: Principal, bodies: list[dict[str, Any]], data: st.DataObject) -> None:
+        """A batch whose write fails partway (each event is a row, so it fails): the SQLite store
+        keeps nothing of it, and so still agrees with the memory store, which never got it."""
+        before = contents(self.sqlite)
+        rows = data.draw(st.integers(0, len(bodies) - 1), label="rows")
+        with failing_after(self.sqlite_storage, rows), pytest.raises(sqlite3.IntegrityError, match="disk full"):
+            self.sqlite.track(principal, bodies)
+        assert contents(self.sqlite) == before
+
     @rule(seconds=st.integers(-3600, 86400))
     def move_clock(self, seconds: int) -> None:
         self.clock.advance(timedelta(seconds=seconds))
@@ -98,11 +156,21 @@ class BothStores(RuleBasedStateMachine):
     @rule()
     def restart(self) -> None:
         self.sqlite.close()
-        self.sqlite = self._open_sqlite()
+        self.sqlite_storage, self.sqlite = self._open_sqlite()
 
     @invariant()
-    def exports_agree(self) -> None:
-        self.both(lambda store: (store.export(), len(store)))
+    def contents_agree(self) -> None:
+        self.both(contents)
+
+    @invariant()
+    def the_file_holds_what_the_copy_does(self) -> None:
+        """A store reopened on the file agrees, while the running one goes on with its copy in memory."""
+        self.sqlite.close()  # let go of the file; it takes it back on its next write
+        _, reopened = self._open_sqlite()
+        try:
+            self.both(contents, reopened)
+        finally:
+            reopened.close()
 
     def teardown(self) -> None:
         self.sqlite.close()

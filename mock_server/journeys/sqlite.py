@@ -1,9 +1,9 @@
-"""Profiles in an SQLite database (`--state FILE`): the store of record, safe from a crash.
+"""Profiles and events in an SQLite database (`--state FILE`): the store of record, safe from a crash.
 
-Every write outside a transaction is committed before `put` returns, in WAL mode, so a profile
-answered 200 survives kill -9 or an out-of-memory kill. With `sync="normal"` (the default) a
-commit is written to the operating system but not forced to the disk: a power cut may lose the
-last commits. `sync="full"` forces each commit to the disk (measured here: 31 µs against
+Every write outside a transaction is committed before `put` or `add_events` returns, in WAL mode,
+so a profile or event answered 200 survives kill -9 or an out-of-memory kill. With `sync="normal"`
+(the default) a commit is written to the operating system but not forced to the disk: a power cut
+may lose the last commits. `sync="full"` forces each commit to the disk (measured here: 31 µs against
 100 µs per read-and-write of a profile).
 
 Reads are served from a copy in memory, loaded from the file at start: reading each profile
@@ -11,7 +11,8 @@ back from SQLite on every request cost about 0.79x the in-memory throughput, aga
 the copy (the one mock that holds the file's lock is its only writer).
 
 The tables are meant to be read by people too (`sqlite3 FILE`): columns carry the API's field
-names, ids are UUID text, times are RFC 3339 text and tags/metadata are JSON text.
+names, ids are UUID text, times are RFC 3339 text and tags/metadata are JSON text. Events keep
+their order of arrival in `seq`: `SELECT * FROM events ORDER BY seq`.
 """
 from __future__ import annotations
 
@@ -19,16 +20,25 @@ import fcntl
 import os
 import sqlite3
 import uuid
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
 from ..clock import format_timestamp, parse_timestamp
+from .engine import CAMPAIGN, campaign_of
+from .events import Event, Journey, unpack_metadata
 from .memory import MemoryStorage
 from .storage import Profile, ProfileFields, Space
 
-SCHEMA_VERSION = "1"
+# Schema 2 added the events table. A schema 1 file (profiles only) is a schema 2 file without
+# events: it is upgraded in place at open. The number still had to change: a mock of schema 1
+# would open a newer file without a word, serve its profiles without their events, and its
+# reset would leave the events behind, to come back with the next profile of the same externalId.
+SCHEMA_VERSION = "2"
+UPGRADES_FROM = ("1",)
 SQLITE_HEADER = b"SQLite format 3\x00"
 SYNC_MODES = ("normal", "full")
 BUSY_TIMEOUT_MS = 5000  # another process (the sqlite3 shell, say) may hold the write lock briefly
@@ -37,6 +47,16 @@ BUSY_TIMEOUT_MS = 5000  # another process (the sqlite3 shell, say) may hold the 
 SPACES = ("WITH spaces AS (SELECT g.partnerId, g.environment, g.first, f.apiKey FROM (SELECT partnerId, "
           "environment, min(rowid) AS first FROM profiles GROUP BY partnerId, environment) AS g "
           "JOIN profiles AS f ON f.rowid = g.first)")
+# No index on the event id: uuid4 does not repeat, and nothing looks an event up by it.
+EVENT_COLUMNS = ("id", "partnerId", "environment", "externalId", "category", "eventType", "points", "occurredAt",
+                 "metadata")
+ADD_EVENTS = f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(EVENT_COLUMNS))})"
+# Each user's events together (the index's order), oldest first, ties in the order they came: the
+# journey's own order, so each event is appended, never inserted as a backfill (RFC 3339 text with
+# whole seconds and four-digit years sorts as time does; SQLite sorts each user's events apart).
+# 100,000 events tracked newest first loaded in 16.5 s in arrival order, 0.7 s in this one.
+LOAD_EVENTS = ("SELECT partnerId, environment, externalId, id, occurredAt, category, eventType, points, metadata "
+               "FROM events ORDER BY partnerId, environment, externalId, occurredAt, seq")
 
 
 class StateFileError(ValueError):
@@ -79,7 +99,10 @@ class SqliteStorage:
         self._put_sql = (f"INSERT INTO profiles ({listed}) VALUES ({', '.join('?' * len(self._columns))}) "
                          f"ON CONFLICT (partnerId, environment, externalId) DO UPDATE SET {updates}")
         self._memory = MemoryStorage()
+        # Inside transaction(): the profiles it replaced, to put back if it fails, and the events
+        # it added, for the copy once it commits (a journey cannot take events back). None outside.
         self._undo: list[tuple[Space, str, Profile | None]] | None = None
+        self._added: list[tuple[Space, str, Sequence[Event]]] | None = None
         self._load(self._db())  # and fail at start, not on the first request, if the file is unusable
 
     # -- the connection ----------------------------------------------------------------------
@@ -152,10 +175,10 @@ class SqliteStorage:
         with self._atomic(db):
             db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
             version = db.execute("SELECT value FROM meta WHERE key = 'schemaVersion'").fetchone()
-            if version is not None and version[0] != SCHEMA_VERSION:
+            if version is not None and version[0] not in (SCHEMA_VERSION, *UPGRADES_FROM):
                 raise StateFileError(f"{self.path}: written by a version of gamifyhost-mock with state schema "
                                      f"{version[0]}; this one reads schema {SCHEMA_VERSION}")
-            db.execute("INSERT OR IGNORE INTO meta VALUES ('schemaVersion', ?)", (SCHEMA_VERSION,))
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('schemaVersion', ?)", (SCHEMA_VERSION,))
             db.execute(
                 "CREATE TABLE IF NOT EXISTS profiles (partnerId TEXT NOT NULL, environment TEXT NOT NULL, "
                 "externalId TEXT NOT NULL, id TEXT NOT NULL UNIQUE, apiKey TEXT NOT NULL, firstSeenAt TEXT NOT NULL, "
@@ -167,6 +190,14 @@ class SqliteStorage:
             for name in data:
                 if name not in present:
                     db.execute(f"ALTER TABLE profiles ADD COLUMN {_quote(name)} TEXT")
+            # seq aliases the rowid, so that even VACUUM keeps the order events came in.
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, "
+                "partnerId TEXT NOT NULL, environment TEXT NOT NULL, externalId TEXT NOT NULL, category TEXT NOT NULL, "
+                "eventType TEXT NOT NULL, points INTEGER NOT NULL, occurredAt TEXT NOT NULL, metadata TEXT)")
+            # It orders the load and finds a partner's events for a reset; it costs ~3 µs of the ~22 µs
+            # of server CPU per event tracked over HTTP (batches of 100 over 10 users).
+            db.execute("CREATE INDEX IF NOT EXISTS events_by_user ON events (partnerId, environment, externalId)")
 
     @contextmanager
     def _atomic(self, db: sqlite3.Connection) -> Iterator[None]:
@@ -190,16 +221,32 @@ class SqliteStorage:
         # One statement, committed by itself outside transaction(): the write is durable when
         # this returns.
         self._db().execute(self._put_sql, (
-            *space, profile.external_id, str(uuid.UUID(int=profile.id)), api_key,
+            *space, profile.external_id, _uuid_text(profile.id), api_key,
             format_timestamp(profile.first_seen), format_timestamp(profile.last_seen), *profile.text,
             *(None if value is None else value.decode("utf-8") for value in profile.merged)))
         if self._undo is not None:
             self._undo.append((space, profile.external_id, self._memory.get(space, profile.external_id)))
         self._memory.put(space, api_key, profile)
 
+    def journey(self, space: Space, external_id: str) -> Journey | None:
+        return self._memory.journey(space, external_id)
+
+    def add_events(self, space: Space, external_id: str, events: Sequence[Event]) -> None:
+        # One executemany, committed by itself outside transaction(). Inside, the copy gets the
+        # events only once the transaction has committed: reads before that do not see them.
+        with self._writing() as db:
+            db.executemany(ADD_EVENTS, [
+                (_uuid_text(e.id), *space, external_id, e.category, e.event_type, e.points,
+                 format_timestamp(e.occurred_at), None if e.metadata is None else e.metadata.decode("utf-8"))
+                for e in events])
+        if self._added is not None:
+            self._added.append((space, external_id, events))
+        else:
+            self._memory.add_events(space, external_id, events)
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        self._undo = []
+        self._undo, self._added = [], []
         try:
             with self._atomic(self._db()):
                 yield
@@ -207,8 +254,11 @@ class SqliteStorage:
             for space, external_id, previous in reversed(self._undo):  # as the file was rolled back
                 self._memory.restore(space, external_id, previous)
             raise
+        else:
+            for space, external_id, events in self._added:
+                self._memory.add_events(space, external_id, events)
         finally:
-            self._undo = None
+            self._undo = self._added = None
 
     def owners(self, ids: Collection[int]) -> dict[int, tuple[Space, str]]:
         return self._memory.owners(ids)
@@ -225,7 +275,9 @@ class SqliteStorage:
 
     def remove(self, partner_id: str | None, environment: str | None) -> int:
         where, values = self._filters(partner_id, environment)
-        self._db().execute(f"DELETE FROM profiles {where}", values)
+        with self._writing() as db:
+            db.execute(f"DELETE FROM profiles {where}", values)
+            db.execute(f"DELETE FROM events {where}", values)
         return self._memory.remove(partner_id, environment)
 
     def count(self) -> int:
@@ -247,6 +299,16 @@ class SqliteStorage:
 
     # -- helpers -----------------------------------------------------------------------------
 
+    @contextmanager
+    def _writing(self) -> Iterator[sqlite3.Connection]:
+        """The connection, for writes that go together: in transaction()'s, or else in one of their own."""
+        db = self._db()
+        if self._undo is not None:
+            yield db
+        else:
+            with self._atomic(db):
+                yield db
+
     @staticmethod
     def _filters(partner_id: str | None, environment: str | None) -> tuple[str, tuple[str, ...]]:
         given = [(column, value) for column, value in (("partnerId", partner_id), ("environment", environment))
@@ -257,12 +319,19 @@ class SqliteStorage:
 
     def _load(self, db: sqlite3.Connection) -> None:
         """Fill the copy in memory from the file: spaces in the order they got their first
-        profile, each with that profile's key, then profiles in the order they were created."""
+        profile, each with that profile's key, then profiles in the order they were created,
+        then each profile's events."""
         rows = db.execute(f"{SPACES} SELECT p.partnerId, p.environment, s.apiKey, p.externalId, {self._prefixed} "
                           "FROM profiles AS p JOIN spaces AS s USING (partnerId, environment) "
                           "ORDER BY s.first, p.rowid")
         for row in rows:
             self._memory.put((row[0], row[1]), row[2], self._profile(row[3], row[4:]))
+        for (partner_id, environment, external_id), found in groupby(db.execute(LOAD_EVENTS), itemgetter(0, 1, 2)):
+            space = (partner_id, environment)
+            # The mock leaves no events without their profile, but a hand edit with sqlite3 may:
+            # such events stay in the file, out of sight.
+            if self._memory.get(space, external_id) is not None:
+                self._memory.add_events(space, external_id, [_event(*row[3:]) for row in found])
 
     def _profile(self, external_id: str, row: tuple[Any, ...]) -> Profile:
         texts = len(self._fields.text)
@@ -270,3 +339,16 @@ class SqliteStorage:
                        tuple(row[3:3 + texts]),
                        tuple(None if value is None else value.encode("utf-8") for value in row[3 + texts:]))
 
+
+def _uuid_text(value: int) -> str:
+    # str(uuid.UUID(int=value)) took 1.5 µs here, this 0.6 µs: it runs for every event stored.
+    text = f"{value:032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
+def _event(event_id: str, occurred_at: str, category: str, event_type: str, points: int,
+           metadata: str | None) -> Event:
+    """An event as the events table holds it; its campaign, which the table does not, recomputed."""
+    packed = None if metadata is None else metadata.encode("utf-8")
+    return Event(int(event_id.replace("-", ""), 16), parse_timestamp(occurred_at), category, event_type, points, packed,
+                 campaign_of(category, unpack_metadata(packed)) if category == CAMPAIGN else None)
