@@ -1,6 +1,7 @@
 """Starting the real `gamifyhost-mock` command on a free port, for tests that speak HTTP."""
 from __future__ import annotations
 
+import atexit
 import json
 import signal
 import socket
@@ -68,10 +69,24 @@ class LiveServer:
 
 def launch(port: int, *args: str) -> subprocess.Popen:
     """Run `python -m mock_server serve --port PORT ARGS`, its output (both streams) piped as text."""
-    return subprocess.Popen(
+    process = subprocess.Popen(
         [sys.executable, "-m", "mock_server", "serve", "--port", str(port), *args],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
+    _launched.append(process)
+    return process
+
+
+_launched: list[subprocess.Popen] = []
+
+
+@atexit.register
+def _kill_leftovers() -> None:
+    """A test that fails before it stops its mock leaves it running (one was found still serving an
+    hour later); none outlives the test run."""
+    for process in _launched:
+        if process.poll() is None:
+            process.kill()
 
 
 def start_server(*args: str, timeout: float = 30) -> LiveServer:
