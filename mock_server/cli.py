@@ -14,6 +14,7 @@ from . import DEFAULTS, create_app
 from .auth import KeysFileError
 from .bundled import DEMO, demo_fixtures, demo_keys
 from .fixtures import FixtureError
+from .journeys.profiles import Counts
 from .journeys.sqlite import SYNC_MODES, StateFileError
 from .logs import LOG_FORMATS, announce, warn
 from .state import EXTENSION
@@ -85,8 +86,8 @@ def main() -> None:
 @click.option("--fixtures", "fixture_paths", multiple=True, type=_DataPath(demo_fixtures),
               help="Fixture file or folder to preload, or 'demo' for the shipped data set; repeatable.")
 @click.option("--state", "state_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Keep profiles in this SQLite database (created if missing): every write is "
-                   "committed before it is answered, so they survive a crash and a restart.")
+              help="Keep profiles and events in this SQLite database (created if missing): every write "
+                   "is committed before it is answered, so they survive a crash and a restart.")
 @click.option("--state-sync", type=click.Choice(SYNC_MODES), default=DEFAULTS["STATE_SYNC"], show_default=True,
               help="normal: --state survives the mock crashing or being killed; full: also a power cut "
                    "(each write waits for the disk).")
@@ -126,13 +127,12 @@ def serve(host: str, port: int, keys_file: Path | None, threads: int, fixture_pa
     for warning in mock.warnings:
         warn(log_format, warning)
     if mock.loaded_from:
-        announce(log_format, f"loaded {counted(len(mock.store), 'profile')} from "
-                             f"{', '.join(map(str, mock.loaded_from))}")
+        announce(log_format, f"loaded {_stored(mock.store.counts())} from {', '.join(map(str, mock.loaded_from))}")
 
     def close_state() -> None:
-        kept = len(mock.store)
+        kept = mock.store.counts()
         mock.store.close()
-        announce(log_format, f"state: {counted(kept, 'profile')} kept in {state_file}")
+        announce(log_format, f"state: {_stored(kept)} kept in {state_file}")
 
     run_server(app, host, port, threads=threads, access_log=not quiet, on_exit=close_state if state_file else None,
                log_format=log_format, listener=listener)
@@ -252,3 +252,9 @@ def seed(base_url: str, api_keys: tuple[str, ...], concurrency: int, retries: in
     click.echo(f"seeded {base_url}: {report.created} created, {report.updated} updated, "
                f"{len(report.failures)} failed, {report.skipped} skipped")
     sys.exit(1 if report.failures else 0)
+
+
+def _stored(counts: Counts) -> str:
+    """`66 profiles and 176 events`, or `40 profiles` when there are no events."""
+    events = f" and {counted(counts.events, 'event')}" if counts.events else ""
+    return counted(counts.profiles, "profile") + events

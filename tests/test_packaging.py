@@ -71,9 +71,11 @@ def test_installed_command_loads_the_demo_data_set_with_its_keys(installed, tmp_
              ").status_code);"
              "main(['--fixtures', 'demo', '--keys', 'demo'], prog_name='gamifyhost-mock')")
     output = run_installed(installed, tmp_path, probe)
-    shipped = sum(len(document["profiles"]) for _, document in read_documents([ROOT / "fixtures"]))
+    documents = [document for _, document in read_documents([ROOT / "fixtures"])]
+    shipped = sum(len(document["profiles"]) for document in documents)
+    events = sum(len(entry.get("events", ())) for document in documents for entry in document["profiles"])
     data = installed / "mock_server" / "data" / "fixtures"
-    assert output.splitlines() == [f"loaded {shipped} profiles from {data}",
+    assert output.splitlines() == [f"loaded {shipped} profiles and {events} events from {data}",
                                    "403"]  # the revoked key of the shipped keys file
 
 

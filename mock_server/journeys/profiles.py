@@ -96,8 +96,8 @@ class LoadConflict(ValueError):
         self.field = field
 
 
-class Removed(NamedTuple):
-    """What a removal deleted."""
+class Counts(NamedTuple):
+    """How many profiles and events (are stored, or were deleted)."""
 
     profiles: int
     events: int
@@ -335,13 +335,13 @@ class ProfileStore:
             found, total = self._storage.page(offset, limit, partner_id, environment, external_id)
             return [self._snapshot(space, profile, now) for space, profile in found], total
 
-    def remove(self, partner_id: str | None = None, environment: str | None = None) -> Removed:
+    def remove(self, partner_id: str | None = None, environment: str | None = None) -> Counts:
         """Delete the profiles of a partner and/or environment (all without filters) with their
         events; count both."""
         with self._lock:
             doomed, _ = self._storage.page(0, self._storage.count(), partner_id, environment, None)
             events = sum(len(self._storage.journey(space, p.external_id) or _NO_EVENTS) for space, p in doomed)
-            return Removed(self._storage.remove(partner_id, environment), events)
+            return Counts(self._storage.remove(partner_id, environment), events)
 
     def export(self) -> list[dict[str, Any]]:
         """Every profile as a fixture entry that `load` restores exactly, events included."""
@@ -361,6 +361,12 @@ class ProfileStore:
     def __len__(self) -> int:
         with self._lock:
             return self._storage.count()
+
+    def counts(self) -> Counts:
+        """How many profiles and events are stored."""
+        with self._lock:
+            return Counts(self._storage.count(), sum(len(self._storage.journey(space, p.external_id) or _NO_EVENTS)
+                                                     for space, _, p in self._storage.items()))
 
     def _fixture_entry(self, space: Space, api_key: str, profile: Profile) -> dict[str, Any]:
         entry: dict[str, Any] = {
