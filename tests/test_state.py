@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from mock_server.auth import Principal, derived_partner_id
+from mock_server.fixtures import read_documents
 from mock_server.journeys.events import Event
 from mock_server.journeys.sqlite import SqliteStorage, StateFileError
 from mock_server.journeys.storage import Profile, ProfileFields
@@ -327,3 +328,20 @@ def test_a_restart_with_other_keys_warns_that_stored_partners_are_out_of_reach(t
         _, output = server.stop()
     assert [line for line in output.splitlines() if line.startswith("warning: ")] == [
         f"warning: {line}" for line in expected]
+
+
+def test_a_restart_with_the_same_fixtures_adds_no_event_twice(tmp_path):
+    """QA restarts `--state qa.db --fixtures fixtures/` as often as it likes: the data set's events
+    are stored once, so its users keep their stages and tiers."""
+    state, shipped = tmp_path / "qa.db", Path(__file__).resolve().parent.parent / "fixtures"
+    outputs = []
+    for _ in range(2):
+        with start_server("--state", str(state), "--fixtures", str(shipped), "--quiet") as server:
+            exported = http("GET", server.url + "/__mock/export")[2]
+            outputs.append(server.stop()[1])
+    documents = [document for _, document in read_documents([shipped])]
+    profiles = sum(len(document["profiles"]) for document in documents)
+    events = sum(len(entry.get("events", ())) for document in documents for entry in document["profiles"])
+    assert sum(len(entry.get("events", ())) for entry in exported["profiles"]) == events > 100
+    assert [line for line in outputs[1].splitlines() if line.startswith("state:")] == [
+        f"state: {profiles} profiles and {events} events kept in {state}"]
