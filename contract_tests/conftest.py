@@ -32,8 +32,6 @@ from .target import (
     preflight,
 )
 
-OPERATION = "trackUser"
-
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("gamifyhost", "GamifyHost contract suite")
@@ -156,4 +154,4 @@ def api(target: Target) -> ApiClient:
 
 @pytest.fixture(scope="session")
 def judge() -> Judge:
-    return Judge(load_contract(), OPERATION)
+    return Judge(load_contract())

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import copy
 import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from referencing.exceptions import Unresolvable
 
-from mock_server.spec import Contract
+from mock_server.errors import ApiError
+from mock_server.operations import compile_operations
+from mock_server.spec import Contract, pointer
 
 # Validation keywords an x-inferred schema node may have decided.
 CONSTRAINT_KEYWORDS = frozenset({
@@ -45,40 +49,80 @@ def documented_document(document: dict[str, Any]) -> dict[str, Any]:
     return stripped
 
 
+@dataclass(frozen=True)
+class Sent:
+    """What a request carried that the spec has rules for: its body, its path and query parameters as sent."""
+
+    body: Any
+    path: Mapping[str, str]
+    query: Mapping[str, str]
+
+
 class Judge:
-    """Decides, failure by failure, whether only an inferred rule was broken."""
+    """Decides, failure by failure, whether only an inferred rule of the failing operation was broken."""
 
-    def __init__(self, full: Contract, operation_id: str) -> None:
-        self._operation_id = operation_id
+    def __init__(self, full: Contract) -> None:
+        self._full = full
         self._documented = Contract(documented_document(full.document))
-        self._declared = set(full.request_properties(operation_id))
-        self._request = self._documented.validator(self._documented.request_schema_ref(operation_id))
-        self._responses: dict[int, Any] = {}
+        self._operations = compile_operations(self._documented)
+        self._responses: dict[tuple[str, int], list[Any]] = {}
 
-    def body_documented_valid(self, body: Any) -> bool:
-        return self._request.is_valid(body)
+    def request_documented_valid(self, operation_id: str, sent: Sent) -> bool:
+        """Whether the request keeps every documented rule of its parameters and body."""
+        operation = self._operations[operation_id]
+        try:
+            operation.path_params.read(sent.path)
+            operation.query_params.read(sent.query)
+        except ApiError:
+            return False
+        return operation.body is None or next(iter(operation.body.iter_errors(sent.body)), None) is None
 
-    def response_documented_valid(self, status: int, body: Any) -> bool:
-        if status not in self._responses:
+    def response_documented_valid(self, operation_id: str, status: int, body: Any) -> bool:
+        if (operation_id, status) not in self._responses:
             try:
-                ref = self._documented.response_schema_ref(self._operation_id, status)
+                self._responses[operation_id, status] = self._response_validators(operation_id, status)
             except Unresolvable:  # an undeclared status is never excused
                 return False
-            self._responses[status] = self._documented.validator(ref)
-        return self._responses[status].is_valid(body)
+        return all(validator.is_valid(body) for validator in self._responses[operation_id, status])
 
-    def inferred_only(self, failure: Exception, request_body: Any, status: int, response_body: Any) -> bool:
+    def _response_validators(self, operation_id: str, status: int) -> list[Any]:
+        ref = self._documented.response_schema_ref(operation_id, status)
+        response = self._full.resolve(self._full.operation_pointer(operation_id) + pointer("responses", str(status)))
+        if response.get("x-inferred") is True:
+            # A response the docs do not give (e.g. 404 "User not found"): only the shared schemas it
+            # builds on, the error envelope, are documented.
+            return [self._documented.validator(part["$ref"])
+                    for part in self._documented.resolve(ref).get("allOf", []) if "$ref" in part]
+        return [self._documented.validator(ref)]
+
+    def has_undeclared_properties(self, operation_id: str, body: Any) -> bool:
+        """Whether the body carries, at any depth, a property its schema does not list."""
+        if self._operations[operation_id].body is None:
+            return False
+        return _undeclared(self._full.bundled(self._full.request_schema_ref(operation_id)), body)
+
+    def inferred_only(self, operation_id: str, failure: Exception, sent: Sent, status: int,
+                      response_body: Any) -> bool:
         """True when `failure` (a Schemathesis check failure) breaks only inferred rules."""
         kind = type(failure).__name__
         if kind == "JsonSchemaError":
-            return self.response_documented_valid(status, response_body)
+            return self.response_documented_valid(operation_id, status, response_body)
         if kind == "AcceptedNegativeData":
-            # Accepted data that only our inferred limits forbid.
-            return self.body_documented_valid(request_body)
+            # Accepted data that only our inferred limits forbid (e.g. limit=0, a 300-character externalId).
+            return self.request_documented_valid(operation_id, sent)
         if kind == "RejectedPositiveData":
             # Accepting unknown properties is itself an inferred rule.
-            return isinstance(request_body, dict) and bool(set(request_body) - self._declared)
+            return self.has_undeclared_properties(operation_id, sent.body)
         return False
+
+
+def _undeclared(schema: dict[str, Any], value: Any) -> bool:
+    if isinstance(value, dict) and "properties" in schema:
+        properties = schema["properties"]
+        return any(name not in properties or _undeclared(properties[name], item) for name, item in value.items())
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        return any(_undeclared(schema["items"], item) for item in value)
+    return False
 
 
 def warn_inferred(message: str) -> None:

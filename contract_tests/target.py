@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 import shlex
 import threading
 import time
@@ -16,14 +17,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import requests
 
 from mock_server.auth import key_hint
 from mock_server.safety import is_loopback, refuse_live_writes
+from mock_server.spec import load_contract
 from mock_server.unreachable import connect_failure
 
-TRACK_PATH = "/v1/user-journeys/users"
+# operationId -> (method, path template), as the spec declares them.
+OPERATIONS = {operation["operationId"]: (method.upper(), path)
+              for path, item in load_contract().document["paths"].items()
+              for method, operation in item.items() if isinstance(operation, dict) and "operationId" in operation}
+_PATH_PARAMETER = re.compile(r"\{([^}]+)\}")
 IN_PROCESS_URL = "http://localhost"
 DEFAULT_APP = "mock_server:create_app"
 # How hard a run pushes by default: the mock in-process or any server on this machine gets the
@@ -126,7 +133,7 @@ class RateLimiter:
 
 
 class ApiClient:
-    """POST /v1/user-journeys/users against the target, in-process or over HTTP."""
+    """The API's operations against the target, in-process or over HTTP; every call can be replayed with curl."""
 
     def __init__(self, target: Target) -> None:
         self._target = target
@@ -144,18 +151,42 @@ class ApiClient:
             self._session.close()
 
     def track(self, body: dict[str, Any], key: str) -> Exchange:
-        payload = json.dumps(body)
-        headers = {"X-API-Key": key, "Content-Type": "application/json"}
-        url = self._target.url + TRACK_PATH
-        curl = " ".join(["curl -X POST", shlex.quote(url),
+        return self.call("trackUser", key, body=body)
+
+    def track_event(self, body: dict[str, Any], key: str) -> Exchange:
+        return self.call("trackEvent", key, body=body)
+
+    def track_events(self, events: list[dict[str, Any]], key: str) -> Exchange:
+        return self.call("trackEvents", key, body={"events": events})
+
+    def user(self, external_id: str, key: str) -> Exchange:
+        return self.call("getUser", key, path={"externalId": external_id})
+
+    def timeline(self, external_id: str, key: str, **query: int) -> Exchange:
+        return self.call("getUserTimeline", key, path={"externalId": external_id}, query=query)
+
+    def call(self, operation_id: str, key: str, *, path: dict[str, str] | None = None,
+             query: dict[str, int] | None = None, body: Any = None) -> Exchange:
+        """One request to the operation, its path parameters percent-encoded ('/' included)."""
+        method, template = OPERATIONS[operation_id]
+        resource = _PATH_PARAMETER.sub(lambda m: quote((path or {})[m[1]], safe=""), template)
+        if query:
+            resource += "?" + urlencode(query)
+        headers = {"X-API-Key": key}
+        payload = None
+        if body is not None:
+            payload = json.dumps(body)
+            headers["Content-Type"] = "application/json"
+        url = self._target.url + resource
+        curl = " ".join(["curl -X", method, shlex.quote(url),
                          *(f"-H {shlex.quote(f'{k}: {v}')}" for k, v in headers.items()),
-                         "-d", shlex.quote(payload)])
+                         *(["-d", shlex.quote(payload)] if payload is not None else [])])
         self._limiter.wait()
         if self._target.in_process:
-            answer = self._wsgi.post(TRACK_PATH, data=payload, headers=headers)
+            answer = self._wsgi.open(resource, method=method, data=payload, headers=headers)
             status, text = answer.status_code, answer.get_data(as_text=True)
         else:
-            response = self._session.post(url, data=payload, headers=headers, timeout=30)
+            response = self._session.request(method, url, data=payload, headers=headers, timeout=30)
             status, text = response.status_code, response.text
         try:
             parsed = json.loads(text)

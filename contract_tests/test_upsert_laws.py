@@ -12,40 +12,19 @@ import uuid
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, rule, run_state_machine_as_test
 
-from .inferred import warn_inferred
+from .laws import answered, environment_of, fresh_id, law, law_settings
 from .schema import PROPERTIES, valid_bodies
 from .target import ApiClient, Exchange, Target
 
 MERGED = [name for name, schema in PROPERTIES.items() if schema.get("type") == "object"]
 TEXT = [name for name in PROPERTIES if name != "externalId" and name not in MERGED]
-ENVIRONMENT = {"pk_test_": "TEST", "pk_live_": "LIVE"}
-
-
-
-def law(target: Target, holds: bool, rule_text: str, exchange: Exchange, expected: Any, received: Any,
-        inferred: bool = False) -> None:
-    """Fail (or, for an inferred rule against a non-mock target, warn) when a law is broken."""
-    if holds:
-        return
-    message = f"{rule_text}\nexpected: {expected!r}\nreceived: {received!r}\n{exchange.describe()}"
-    if inferred and not target.inferred_fail:
-        warn_inferred(message)
-    else:
-        raise AssertionError(message)
-
-
-def environment_of(key: str) -> str:
-    return ENVIRONMENT[key[:8]]
 
 
 def accepted(target: Target, exchange: Exchange) -> dict[str, Any]:
-    law(target, exchange.status == 200 and isinstance(exchange.body, dict) and "data" in exchange.body,
-        "a valid upsert is answered 200 with the profile", exchange, 200, exchange.status)
-    return exchange.body["data"]
+    return answered(target, exchange, "a valid upsert is answered 200 with the profile")
 
 
 def test_upsert_sequences_follow_the_laws(target: Target, api: ApiClient):
@@ -104,15 +83,13 @@ def test_upsert_sequences_follow_the_laws(target: Target, api: ApiClient):
                 "present fields replace, absent fields keep, tags and metadata merge key by key",
                 exchange, expected, received, inferred=True)
 
-    phases = list(Phase) if target.shrink else [p for p in Phase if p is not Phase.shrink]
-    run_state_machine_as_test(Upserts, settings=settings(
-        max_examples=max(5, target.max_examples // 2), stateful_step_count=8, deadline=None,
-        database=None, phases=phases, suppress_health_check=list(HealthCheck)))
+    run_state_machine_as_test(Upserts, settings=law_settings(
+        target, max(5, target.max_examples // 2), stateful_step_count=8))
 
 
 def test_first_seen_stays_while_last_seen_moves(target: Target, api: ApiClient):
     """Timestamps have whole-second precision, so the update waits just over a second."""
-    external_id = f"{target.prefix}time-{uuid.uuid4().hex[:8]}"
+    external_id = fresh_id(target, "time")
     first = accepted(target, api.track({"externalId": external_id}, target.api_key))
     time.sleep(1.1)
     exchange = api.track({"externalId": external_id}, target.api_key)
@@ -131,7 +108,7 @@ def test_other_keys_never_see_a_profile(target: Target, api: ApiClient, key_inde
         pytest.skip("isolation needs a second key: pass --other-api-key (other environment or partner)")
     keys = [target.api_key, *target.other_api_keys]
     owner, other = keys[key_index], keys[(key_index + 1) % len(keys)]
-    external_id = f"{target.prefix}iso-{uuid.uuid4().hex[:8]}"
+    external_id = fresh_id(target, "iso")
     mine = accepted(target, api.track(
         {"externalId": external_id, "displayName": "Owner", "tags": {"owner": "yes"}}, owner))
     exchange = api.track({"externalId": external_id}, other)

@@ -16,6 +16,7 @@ from flask import Flask, Response, request
 
 from mock_server import create_app
 from mock_server.auth import Principal
+from mock_server.errors import ApiError
 
 Change = Callable[[dict[str, Any], bool, dict[str, Any]], None]
 TRACK_USER_ENDPOINT = "api.trackUser"
@@ -41,6 +42,19 @@ def _changing_profiles(change: Change) -> Flask:
         return app.json.response(answer)
 
     app.view_functions[TRACK_USER_ENDPOINT] = changed_view
+    return app
+
+
+def _changing_answers(app: Flask, operation_id: str, change: Callable[[dict[str, Any]], None]) -> Flask:
+    """`app`, with `change(data)` applied to the data of every 200 answer of one operation."""
+    view = app.view_functions[f"api.{operation_id}"]
+
+    def changed_view(**path: str) -> Response:
+        answer = view(**path).get_json()
+        change(answer["data"])
+        return app.json.response(answer)
+
+    app.view_functions[f"api.{operation_id}"] = changed_view
     return app
 
 
@@ -116,6 +130,47 @@ def any_device_accepted() -> Flask:
     return app
 
 
+def timeline_oldest_first() -> Flask:
+    return _changing_answers(create_app(), "getUserTimeline", lambda data: data["events"].reverse())
+
+
+def event_without_occurred_at() -> Flask:
+    return _changing_answers(create_app(), "trackEvent", lambda data: data["event"].pop("occurredAt"))
+
+
+def batch_keeps_good_events() -> Flask:
+    """A batch refused for a bad event still stores the events that keep the rules."""
+    app = create_app()
+    state = _state(app)
+    view = app.view_functions["api.trackEvents"]
+    one_event = state.operations["trackEvent"].body
+
+    def keeping_view(**path: str) -> Response:
+        try:
+            return view(**path)
+        except ApiError as refused:
+            body = request.get_json(silent=True)
+            events = body.get("events") if refused.status == 400 and isinstance(body, dict) else None
+            good = [e for e in events if isinstance(e, dict) and not any(one_event.iter_errors(e))] \
+                if isinstance(events, list) else []
+            if good:
+                state.store.track(state.authenticator.authenticate(request.headers.get("X-API-Key")), good)
+            raise
+
+    app.view_functions["api.trackEvents"] = keeping_view
+    return app
+
+
+def get_user_ignores_environment() -> Flask:
+    """getUser reads the partner's TEST users whatever the key's environment."""
+    app = create_app()
+    store = _state(app).store
+    read = store.read
+    store.read = lambda principal, external_id: read(  # type: ignore[method-assign]
+        Principal(principal.partner_id, "TEST", principal.api_key), external_id)
+    return app
+
+
 BROKEN = {
     "new_id_on_update": "id never changes on update",
     "first_seen_moves": "firstSeenAt never changes",
@@ -125,18 +180,28 @@ BROKEN = {
     "missing_key_accepted": "API accepts requests without authentication",
     "test_key_writes_live": "the key prefix decides the environment",
     "any_device_accepted": "Schema-violating request accepted",
+    "timeline_oldest_first": "a timeline is newest first by occurredAt",
+    "event_without_occurred_at": '"occurredAt" is a required property',
+    "batch_keeps_good_events": "a refused batch stores none of its events",
+    "get_user_ignores_environment": "must not see a user",
 }
 
 
 def recording() -> Flask:
-    """The correct mock, writing every externalId it stored to $RECORD_FILE at exit."""
+    """The correct mock, writing every externalId it stored a user under to $RECORD_FILE at exit:
+    users tracked by POST /users and users an event created."""
     created: list[str] = []
+    seen: set[tuple[str, str, str]] = set()
 
-    def change(profile, was_created, body):
-        if was_created:
-            created.append(profile["externalId"])
+    def note(stored: dict[str, Any]) -> None:  # a profile or an event: both name their user's space and id
+        user = (stored["partnerId"], stored["environment"], stored["externalId"])
+        if user not in seen:
+            seen.add(user)
+            created.append(stored["externalId"])
 
-    app = _changing_profiles(change)
+    app = _changing_profiles(lambda profile, was_created, body: note(profile))
+    _changing_answers(app, "trackEvent", lambda data: note(data["event"]))
+    _changing_answers(app, "trackEvents", lambda data: [note(event) for event in data["events"]])
     path = os.environ["RECORD_FILE"]
     atexit.register(lambda: Path(path).write_text("\n".join(created), encoding="utf-8"))
     return app

@@ -58,7 +58,7 @@ def test_suite_fails_on_each_broken_variant_naming_the_rule(variant_runs, varian
     output = run.stdout + run.stderr
     assert run.returncode == 1, output[-3000:]
     assert BROKEN[variant] in output, output[-3000:]
-    assert "curl -X POST" in output  # each failure shows how to replay it
+    assert "curl -X " in output  # each failure shows how to replay it
 
 
 def test_suite_passes_on_a_running_mock_and_writes_junit(tmp_path):
@@ -82,6 +82,7 @@ def test_everything_the_suite_creates_carries_the_run_prefix(tmp_path):
     assert run.returncode == 0, run.stdout[-3000:]
     created = record.read_text(encoding="utf-8").splitlines()
     assert len(created) > 50
+    assert any("-event-" in external_id for external_id in created)  # users that only an event created
     [prefix] = {external_id[:12] for external_id in created}
     assert prefix.startswith("ct-") and prefix.endswith("-")
 
@@ -155,7 +156,7 @@ def test_a_listed_key_runs_with_the_full_defaults_on_loopback_and_names_each_tes
     assert re.fullmatch(rf"contract target: {re.escape(keys_mock.url)}, run prefix ct-[0-9a-f]{{8}}-", lines[0])
     assert lines[1] == "contract settings: 100 examples per test, no rate cap, x-inferred breaches warn, no other key"
     assert re.fullmatch(r"test_first_seen_stays_while_last_seen_moves PASSED \(\d+\.\d s\)", lines[2]), lines
-    assert "1 passed, 4 deselected" in lines[-1]
+    assert re.match(r"1 passed, \d+ deselected", lines[-1]), lines[-1]
 
 
 def test_contract_writes_nothing_into_the_current_directory(tmp_path):

@@ -4,10 +4,14 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from schemathesis import GenerationMode
 from schemathesis.core.failures import AcceptedNegativeData, ServerError
+from schemathesis.core.parameters import ParameterLocation
 from schemathesis.openapi.checks import JsonSchemaError, RejectedPositiveData
 
-from contract_tests.inferred import Judge, documented_document
+from contract_tests import schema
+from contract_tests.inferred import Judge, Sent, documented_document
 from contract_tests.schema import MAX_EXTERNAL_ID, with_prefix
 from contract_tests.target import Target, TargetUnusable, default_load, preflight
 from mock_server.auth import key_hint
@@ -27,7 +31,11 @@ def documented():
 
 @pytest.fixture(scope="module")
 def judge():
-    return Judge(load_contract(), "trackUser")
+    return Judge(load_contract())
+
+
+def body(value) -> Sent:
+    return Sent(value, {}, {})
 
 
 def test_documented_copy_drops_only_inferred_keywords(documented):
@@ -48,36 +56,70 @@ def test_documented_copy_drops_only_inferred_keywords(documented):
     assert full.resolve("#/components/schemas/FreeText")["maxLength"] == 255  # the original is untouched
 
 
-@pytest.mark.parametrize("body, excused", [
+@pytest.mark.parametrize("sent, excused", [
     ({"externalId": "x" * 300}, True),                # only the inferred 255 limit forbids it
     ({"externalId": "u", "tags": {"n": 1}}, True),     # only the inferred string-values rule
     ({"externalId": "u", "phone": "1" * 21}, False),   # the 20-character limit is documented
     ({"externalId": "u", "device": "tv"}, False),      # the device values are documented
     ({"displayName": "no id"}, False),                 # externalId is required
 ])
-def test_accepted_negative_data_is_excused_only_for_inferred_rules(judge, body, excused):
-    assert judge.inferred_only(failure(AcceptedNegativeData), body, 200, {}) is excused
+def test_accepted_negative_data_is_excused_only_for_inferred_rules(judge, sent, excused):
+    assert judge.inferred_only("trackUser", failure(AcceptedNegativeData), body(sent), 200, {}) is excused
 
 
-def test_rejected_unknown_properties_are_excused(judge):
-    rejected = failure(RejectedPositiveData)
-    assert judge.inferred_only(rejected, {"externalId": "u", "extra": 1}, 400, {}) is True
-    assert judge.inferred_only(rejected, {"externalId": "u", "country": "NG"}, 400, {}) is False
+@pytest.mark.parametrize("operation, path, query, excused", [
+    ("getUserTimeline", {"externalId": "u"}, {"limit": "0"}, True),             # the minimum is inferred
+    ("getUserTimeline", {"externalId": "u"}, {"limit": "101"}, False),          # the maximum is documented
+    ("getUserTimeline", {"externalId": "u"}, {"page": "2000000000"}, True),     # the page maximum is inferred
+    ("getUserTimeline", {"externalId": "u"}, {"page": "0"}, False),             # pages count from 1
+    ("getUserTimeline", {"externalId": "u"}, {"limit": "ten"}, False),          # an integer, documented
+    ("getUser", {"externalId": "x" * 300}, {}, True),                           # the 255 limit is inferred
+    ("getUser", {"externalId": "a\x01b"}, {}, True),                            # so is the control-character ban
+])
+def test_accepted_negative_parameters_are_excused_only_for_inferred_rules(judge, operation, path, query, excused):
+    sent = Sent(None, path, query)
+    assert judge.inferred_only(operation, failure(AcceptedNegativeData), sent, 200, {}) is excused
+
+
+@pytest.mark.parametrize("operation, sent, excused", [
+    ("trackUser", {"externalId": "u", "extra": 1}, True),
+    ("trackUser", {"externalId": "u", "country": "NG"}, False),
+    ("trackEvents", {"events": [{"externalId": "u", "category": "CUSTOM", "eventType": "x", "extra": 1}]}, True),
+    ("trackEvents", {"events": [{"externalId": "u", "category": "CUSTOM", "eventType": "x",
+                                 "metadata": {"anything": 1}}]}, False),  # metadata takes any keys
+    ("trackEvent", {"externalId": "u", "category": "CUSTOM", "eventType": "x"}, False),
+])
+def test_rejected_unknown_properties_are_excused(judge, operation, sent, excused):
+    assert judge.inferred_only(operation, failure(RejectedPositiveData), body(sent), 400, {}) is excused
+
+
+def test_a_rejected_read_is_never_excused(judge):
+    sent = Sent(None, {"externalId": "u"}, {"limit": "100"})
+    assert judge.inferred_only("getUserTimeline", failure(RejectedPositiveData), sent, 400, {}) is False
 
 
 def test_response_schema_breaches_are_excused_only_for_inferred_rules(judge):
     breach = failure(JsonSchemaError)
+    nothing = body({})
+
+    def excused(operation: str, status: int, answer: dict) -> bool:
+        return judge.inferred_only(operation, breach, nothing, status, answer)
+
     example = load_contract().resolve(load_contract().operation_pointer("trackUser")
                                       + "/responses/200/content/application~1json/example")
     high_score = {**example, "data": {**example["data"], "engagementScore": 150}}
-    assert judge.inferred_only(breach, {}, 200, high_score) is True  # 0-100 is inferred
+    assert excused("trackUser", 200, high_score) is True  # 0-100 is inferred
     no_stage = {**example, "data": {k: v for k, v in example["data"].items() if k != "lifecycleStage"}}
-    assert judge.inferred_only(breach, {}, 200, no_stage) is False
+    assert excused("trackUser", 200, no_stage) is False
     ok = {"status": "error", "code": 400, "message": "Invalid request body"}
-    assert judge.inferred_only(breach, {}, 400, {**ok, "errors": "not a list"}) is False
-    assert judge.inferred_only(breach, {}, 400, {**ok, "message": "Bad body"}) is False
-    assert judge.inferred_only(breach, {}, 422, ok) is False  # an undeclared status never is
-    assert judge.inferred_only(failure(ServerError), {}, 500, {}) is False
+    assert excused("trackUser", 400, {**ok, "errors": "not a list"}) is False
+    assert excused("trackUser", 400, {**ok, "message": "Bad body"}) is False
+    assert excused("trackUser", 422, ok) is False  # an undeclared status never is
+    assert judge.inferred_only("trackUser", failure(ServerError), nothing, 500, {}) is False
+    not_found = {"status": "error", "code": 404, "message": "User not found"}
+    assert excused("getUser", 404, {**not_found, "message": "No such user"}) is True  # the message is inferred
+    assert excused("getUser", 404, {**not_found, "status": "fail"}) is False
+    assert excused("trackEvent", 404, not_found) is False  # not a status trackEvent declares
 
 
 @pytest.mark.parametrize("external_id, expected", [
@@ -90,6 +132,52 @@ def test_response_schema_breaches_are_excused_only_for_inferred_rules(judge):
 def test_prefix_keeps_boundary_lengths(external_id, expected):
     assert with_prefix("ct-run-", external_id) == expected
     assert (len(external_id) <= MAX_EXTERNAL_ID) == (len(expected) <= MAX_EXTERNAL_ID)
+
+
+PREFIX = "ct-run-"
+
+
+@pytest.fixture
+def prefixing(monkeypatch):
+    """The before_call hook, as a run with PREFIX would call it."""
+    monkeypatch.setattr(schema, "_run_prefix", [PREFIX])
+    return lambda case: schema.prefix_external_id(None, case, {})
+
+
+@pytest.mark.parametrize("path, body, expected", [
+    ("/v1/user-journeys/users", {"externalId": "u", "phone": "1"}, {"externalId": "ct-run-u", "phone": "1"}),
+    ("/v1/user-journeys/events", {"externalId": "u", "points": 1}, {"externalId": "ct-run-u", "points": 1}),
+    ("/v1/user-journeys/track", {"events": [{"externalId": "a"}, {"externalId": 7}, "not an event", {"x": 1}]},
+     {"events": [{"externalId": "ct-run-a"}, {"externalId": 7}, "not an event", {"x": 1}]}),
+])
+def test_every_external_id_a_body_names_gets_the_prefix(prefixing, path, body, expected):
+    case = schema.SCHEMA[path]["POST"].Case(body=body)
+    prefixing(case)
+    assert case.body == expected
+
+
+@pytest.mark.parametrize("sent, expected", [
+    ("a%2Fb", "ct-run-a%2Fb"),                               # path values come percent-encoded
+    ("%C3%97", "ct-run-%C3%97"),
+    ("ct-run-linked", "ct-run-linked"),                      # read back from an answer (a link): already marked
+    ("%C3%97" * MAX_EXTERNAL_ID, "ct-run-" + "%C3%97" * (MAX_EXTERNAL_ID - 7)),  # the length rule counts characters
+])
+def test_a_path_external_id_gets_the_prefix(prefixing, sent, expected):
+    case = schema.SCHEMA["/v1/user-journeys/users/{externalId}/timeline"]["GET"].Case(
+        path_parameters={"externalId": sent})
+    prefixing(case)
+    assert case.path_parameters == {"externalId": expected}
+
+
+@settings(max_examples=5, database=None, suppress_health_check=list(HealthCheck))
+@given(case=schema.SCHEMA["/v1/user-journeys/users/{externalId}"]["GET"].as_strategy(
+    generation_mode=GenerationMode.NEGATIVE))
+def test_a_path_external_id_that_breaks_the_rule_is_sent_as_generated(prefixing, case):
+    """Schemathesis would re-check the edited, percent-encoded text and could call it valid."""
+    assume(case.meta.is_negative_at(ParameterLocation.PATH))
+    sent = dict(case.path_parameters)
+    prefixing(case)
+    assert case.path_parameters == sent
 
 
 @pytest.mark.parametrize("url, loopback", [
