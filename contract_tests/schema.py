@@ -18,6 +18,8 @@ from mock_server.spec import load_contract
 
 from .target import OPERATIONS, Target
 
+PATH, QUERY = ParameterLocation.PATH, ParameterLocation.QUERY
+
 CONTRACT = load_contract()
 SCHEMA = schemathesis.openapi.from_dict(CONTRACT.document)
 PROPERTIES = CONTRACT.request_properties("trackUser")
@@ -38,7 +40,7 @@ def valid_bodies_of(operation_id: str) -> st.SearchStrategy[dict[str, Any]]:
 
 valid_bodies = valid_bodies_of("trackUser")
 valid_events = valid_bodies_of("trackEvent")
-_run_prefix: list[str] = []
+_aimed_at: list[Target] = []
 
 
 def with_prefix(prefix: str, external_id: str) -> str:
@@ -71,7 +73,7 @@ def aim(target: Target) -> None:
         SCHEMA.config.update(base_url=target.url)
     if target.rate_limit:
         SCHEMA.config.update(rate_limit=f"{target.rate_limit:g}/s")
-    _run_prefix[:] = [target.prefix]
+    _aimed_at[:] = [target]
 
 
 @schemathesis.hook("before_call")
@@ -81,18 +83,26 @@ def prefix_external_id(context, case, kwargs) -> None:
 
     Schemathesis re-checks after this hook whether a negative case is still negative.
     """
-    if not _run_prefix:
+    if not _aimed_at:
         return
-    prefix = _run_prefix[0]
+    target = _aimed_at[0]
     body = case.body
     events = body.get("events") if isinstance(body, dict) else None
     for container in (body, *(events if isinstance(events, list) else ())):
         if isinstance(container, dict) and isinstance(container.get("externalId"), str):
-            container["externalId"] = with_prefix(prefix, container["externalId"])
+            container["externalId"] = with_prefix(target.prefix, container["externalId"])
     path = case.path_parameters
     # A path id that breaks the externalId rule reads nothing and is sent as generated: Schemathesis would
     # re-check the edited percent-encoded text, not the id the server decodes, and could call it valid.
-    if isinstance(path, dict) and isinstance(path.get("externalId"), str) \
-            and not (case.meta and case.meta.is_negative_at(ParameterLocation.PATH)):
+    if not isinstance(path, dict) or not isinstance(path.get("externalId"), str) or _negative_at(case, PATH):
+        return
+    if _negative_at(case, QUERY):
+        # A bad query must be refused for itself: for an unknown user a 404 would pass for a refusal.
+        path["externalId"] = quote(target.known_user, safe="")
+    else:
         # Path values come percent-encoded: the prefix and the length rule apply to the id itself.
-        path["externalId"] = quote(with_prefix(prefix, unquote(path["externalId"])), safe="")
+        path["externalId"] = quote(with_prefix(target.prefix, unquote(path["externalId"])), safe="")
+
+
+def _negative_at(case, location: ParameterLocation) -> bool:
+    return bool(case.meta and case.meta.is_negative_at(location))

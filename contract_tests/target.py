@@ -88,6 +88,11 @@ class Target:
         return f"ct-{self.run_id}-"
 
     @property
+    def known_user(self) -> str:
+        """A user the preflight tracks under every key, so that it exists before any test."""
+        return f"{self.prefix}preflight"
+
+    @property
     def app(self) -> Any:
         """The in-process WSGI app, built once per run."""
         if self._app is None:
@@ -215,7 +220,7 @@ def preflight(target: Target) -> None:
     try:
         for key in (target.api_key, *target.other_api_keys):
             try:
-                exchange = client.track({"externalId": f"{target.prefix}preflight"}, key)
+                exchange = client.track({"externalId": target.known_user}, key)
             except requests.RequestException as exc:
                 why = connect_failure(exc) or f"{type(exc).__name__}: {exc}"
                 raise TargetUnusable(f"cannot reach {target.url} ({why})") from None

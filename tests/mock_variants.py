@@ -171,6 +171,31 @@ def get_user_ignores_environment() -> Flask:
     return app
 
 
+class _ClampingLimit:
+    """The timeline's query parameters, with a limit below 1 taken as 1 rather than refused."""
+
+    def __init__(self, parameters) -> None:
+        self._parameters = parameters
+
+    def __bool__(self) -> bool:
+        return True
+
+    def read(self, raw):
+        limit = raw.get("limit")
+        if limit is not None and limit.lstrip("-").isdigit() and int(limit) < 1:
+            raw = {**raw.to_dict(), "limit": "1"}
+        return self._parameters.read(raw)
+
+
+def limit_clamped() -> Flask:
+    """Breaks only an inferred rule (the lower bound of limit): a lenient run warns, a strict one fails."""
+    app = create_app()
+    operations = _state(app).operations
+    timeline = operations["getUserTimeline"]
+    operations["getUserTimeline"] = replace(timeline, query_params=_ClampingLimit(timeline.query_params))
+    return app
+
+
 BROKEN = {
     "new_id_on_update": "id never changes on update",
     "first_seen_moves": "firstSeenAt never changes",

@@ -61,6 +61,19 @@ def test_suite_fails_on_each_broken_variant_naming_the_rule(variant_runs, varian
     assert "curl -X " in output  # each failure shows how to replay it
 
 
+@pytest.mark.parametrize("inferred, returncode, report", [
+    ("warn", 0, "InferredRuleWarning: GET /v1/user-journeys/users/{externalId}/timeline: only rules marked x-inferred"),
+    ("fail", 1, "Schema-violating request accepted"),
+])
+def test_a_query_parameter_breaking_only_an_inferred_rule_warns_or_fails_as_asked(inferred, returncode, report):
+    """limit=0 taken as 1: only the spec's inferred lower bound of `limit` forbids it."""
+    run = contract("--app", "mock_variants:limit_clamped", "-k", "conformance and timeline", "--inferred", inferred,
+                   *VARIANT_ARGS)
+    output = run.stdout + run.stderr
+    assert run.returncode == returncode, output[-3000:]
+    assert report in output and "limit=0" in output, output[-3000:]
+
+
 def test_suite_passes_on_a_running_mock_and_writes_junit(tmp_path):
     server = start_server("--quiet")
     try:

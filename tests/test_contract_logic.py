@@ -134,13 +134,10 @@ def test_prefix_keeps_boundary_lengths(external_id, expected):
     assert (len(external_id) <= MAX_EXTERNAL_ID) == (len(expected) <= MAX_EXTERNAL_ID)
 
 
-PREFIX = "ct-run-"
-
-
 @pytest.fixture
 def prefixing(monkeypatch):
-    """The before_call hook, as a run with PREFIX would call it."""
-    monkeypatch.setattr(schema, "_run_prefix", [PREFIX])
+    """The before_call hook, as a run whose prefix is ct-run- would call it."""
+    monkeypatch.setattr(schema, "_aimed_at", [Target(api_key="pk_test_a", other_api_keys=(), run_id="run")])
     return lambda case: schema.prefix_external_id(None, case, {})
 
 
@@ -178,6 +175,16 @@ def test_a_path_external_id_that_breaks_the_rule_is_sent_as_generated(prefixing,
     sent = dict(case.path_parameters)
     prefixing(case)
     assert case.path_parameters == sent
+
+
+@settings(max_examples=5, database=None, suppress_health_check=list(HealthCheck))
+@given(case=schema.SCHEMA["/v1/user-journeys/users/{externalId}/timeline"]["GET"].as_strategy(
+    generation_mode=GenerationMode.NEGATIVE))
+def test_a_bad_query_goes_to_a_user_that_exists(prefixing, case):
+    """Else the 404 of an unknown user would pass for refusing it."""
+    assume(case.meta.is_negative_at(ParameterLocation.QUERY) and not case.meta.is_negative_at(ParameterLocation.PATH))
+    prefixing(case)
+    assert case.path_parameters == {"externalId": "ct-run-preflight"}
 
 
 @pytest.mark.parametrize("url, loopback", [
