@@ -69,7 +69,7 @@ def test_accepted_negative_data_is_excused_only_for_inferred_rules(judge, sent, 
 
 @pytest.mark.parametrize("operation, path, query, excused", [
     ("getUserTimeline", {"externalId": "u"}, {"limit": "0"}, True),             # the minimum is inferred
-    ("getUserTimeline", {"externalId": "u"}, {"limit": "101"}, False),          # the maximum is documented
+    ("getUserTimeline", {"externalId": "u"}, {"limit": "101"}, True),           # refusing, not clamping, is inferred
     ("getUserTimeline", {"externalId": "u"}, {"page": "2000000000"}, True),     # the page maximum is inferred
     ("getUserTimeline", {"externalId": "u"}, {"page": "0"}, False),             # pages count from 1
     ("getUserTimeline", {"externalId": "u"}, {"limit": "ten"}, False),          # an integer, documented
