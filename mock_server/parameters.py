@@ -14,6 +14,7 @@ INVALID_QUERY = "Invalid query parameters"
 MESSAGES = {"path": INVALID_PATH, "query": INVALID_QUERY}
 # Digits only, with an optional sign: int() would also take " 7", "1_0" and other digits than 0-9.
 _INTEGER = re.compile(r"[+-]?[0-9]+")
+MAX_DIGITS = 4300  # Python's int() refuses longer text (a ValueError, which was a 500)
 
 
 class Parameters:
@@ -40,10 +41,12 @@ class Parameters:
                 if "default" in schema:
                     values[name] = schema["default"]
             elif schema.get("type") == "integer":
-                if _INTEGER.fullmatch(text):
-                    values[name] = int(text)
-                else:
+                if not _INTEGER.fullmatch(text):
                     errors.append({"field": name, "message": f"{name} must be an integer"})
+                elif len(text.lstrip("+-")) > MAX_DIGITS:
+                    errors.append({"field": name, "message": f"{name} has more than {MAX_DIGITS:,} digits"})
+                else:
+                    values[name] = int(text)
             else:
                 values[name] = text
         errors += field_errors(self._validator, values)

@@ -227,6 +227,11 @@ def test_loading_the_same_fixture_twice_adds_its_events_once(client):
     for expected in ({"created": 1, "updated": 0}, {"created": 0, "updated": 1}):
         assert client.post("/__mock/fixtures", json=document).get_json()["data"] == expected
         assert user(client, "again")["totalEvents"] == 2  # two equal events are two events, once each
+    # A day later the same document again: its events are stored, so the user is not seen any later.
+    seen = user(client, "again")["lastSeenAt"]
+    client.post("/__mock/clock", json={"action": "advance", "seconds": 86400})
+    client.post("/__mock/fixtures", json=document)
+    assert (user(client, "again")["lastSeenAt"], user(client, "again")["totalEvents"]) == (seen, 2)
     document["profiles"][0]["events"].append({"category": "CUSTOM", "eventType": "level_up", "ago": "1h"})
     client.post("/__mock/fixtures", json=document)
     assert user(client, "again")["totalEvents"] == 3  # an added event is new

@@ -137,6 +137,8 @@ def test_points_sent_as_a_whole_float_are_stored_as_an_integer(client):
     ({"occurredAt": "2025-01-01 10:00:00Z"}, "occurredAt", "occurredAt is not a valid date-time"),
     ({"occurredAt": "9999-01-01T00:00:00Z"}, "occurredAt",
      "occurredAt contains characters or a form that is not allowed"),
+    ({"occurredAt": "1000-01-01T00:00:00+01:00"}, "occurredAt",  # 0999 in UTC: an export could not load it
+     "occurredAt contains characters or a form that is not allowed"),
     ({"metadata": []}, "metadata", "metadata must be of type object"),
     ({"externalId": " "}, "externalId", "externalId contains characters or a form that is not allowed"),
 ])
@@ -259,6 +261,7 @@ def test_a_user_without_events_has_an_empty_timeline(client):
     ("page=two", "page must be an integer"),
     ("limit=1_0", "limit must be an integer"),
     ("limit=%201", "limit must be an integer"),
+    ("page=" + "1" * 5000, "page has more than 4,300 digits"),  # int() refuses these: it was a 500
 ])
 def test_bad_timeline_queries_are_400_naming_the_parameter(client, query, message):
     client.track({"externalId": "u1"})
@@ -266,3 +269,12 @@ def test_bad_timeline_queries_are_400_naming_the_parameter(client, query, messag
     assert response.status_code == 400
     body = response.get_json()
     assert (body["message"], body["errors"][0]["message"]) == ("Invalid query parameters", message)
+
+
+@pytest.mark.parametrize("occurred_at", ["1001-01-01T00:00:00+23:59", "9997-12-31T23:59:59-23:59"])
+def test_an_event_at_either_end_of_the_range_survives_export_and_import(client, occurred_at):
+    post(client, EVENTS, play(occurredAt=occurred_at))
+    exported = client.get("/__mock/export").get_json()
+    client.post("/__mock/reset")
+    assert client.post("/__mock/fixtures", json=exported).status_code == 200
+    assert client.get("/__mock/export").get_json() == exported

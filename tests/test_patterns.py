@@ -23,7 +23,7 @@ from spec_walk import walk
 # Line terminators Python's `$` and ECMA's `$` disagree about (or might).
 SUFFIXES = ["\n", "\r\n", "\u2028"]
 # Bases tried in order; each pattern is tested from the first one it accepts.
-BASES = ["abc", "a@b", "pk_test_abc", "2025-03-05T14:22:00Z", "3d"]
+BASES = ["abc", "a@b", "pk_test_abc", "2025-03-05T14:22:00Z", "3d", "1000-03-05T14:22:00Z"]
 
 
 def ecma_matches(pattern: str, text: str) -> bool:

@@ -225,8 +225,10 @@ class ProfileStore:
             created = 0
             with self._storage.transaction():
                 for item, own in zip(items, events, strict=True):
-                    created += self._apply(item, now, own)[1]
+                    # Only events not stored yet widen the seen times: an `ago` event loaded again
+                    # resolves to a later instant, which would make its user seen later than it was.
                     new = [event for event in own if event.id not in present]
+                    created += self._apply(item, now, new)[1]
                     if new:
                         self._storage.add_events(_space(item.principal), item.body["externalId"], new)
         return created, len(items) - created
@@ -287,14 +289,19 @@ class ProfileStore:
 
     def _apply(self, item: LoadItem, now: int,
                events: Sequence[Event] = ()) -> tuple[Profile, bool, dict[str, dict[str, Any]]]:
-        """Upsert one item, seen when its `events` happened if it has any (not yet stored); also
+        """Upsert one item, seen when its `events` (those not stored yet) happened; an item whose
+        events are all stored already is not seen again, one without events is seen now. Also
         return the object fields it merged, already decoded."""
         principal, body, restore = item.principal, item.body, item.restore
         space = (principal.partner_id, principal.environment)
         external_id = body["externalId"]
-        earliest, latest = (min(e.occurred_at for e in events), max(e.occurred_at for e in events)) if events \
-            else (now, now)
         stored = self._storage.get(space, external_id)
+        if events:
+            earliest, latest = min(e.occurred_at for e in events), max(e.occurred_at for e in events)
+        elif item.events and stored is not None:
+            earliest, latest = stored.first_seen, stored.last_seen
+        else:
+            earliest, latest = now, now
         created = stored is None
         if stored is None:
             first_seen = earliest if restore.first_seen is None else restore.first_seen
