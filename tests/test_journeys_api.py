@@ -278,3 +278,23 @@ def test_an_event_at_either_end_of_the_range_survives_export_and_import(client, 
     client.post("/__mock/reset")
     assert client.post("/__mock/fixtures", json=exported).status_code == 200
     assert client.get("/__mock/export").get_json() == exported
+
+
+def nested(levels: int) -> str:
+    """JSON text of an object `levels` objects deep, itself included (too deep for json.dumps)."""
+    return '{"a":' * (levels - 1) + "{}" + "}" * (levels - 1)
+
+
+def test_a_body_nested_over_64_levels_is_400_and_exports_keep_working(client, store):
+    """Nested 977 deep, an event was a 500; 976 deep it was stored and broke every export after it."""
+    def send(levels: int):
+        body = '{"externalId": "u1", "category": "CUSTOM", "eventType": "x", "metadata": ' + nested(levels) + "}"
+        return client.post(EVENTS, data=body, content_type="application/json", headers={"X-API-Key": TEST_KEY})
+
+    assert send(63).status_code == 200  # 64 levels with the body
+    for levels in (64, 976, 977):
+        response = send(levels)
+        assert (response.status_code, response.get_json()["errors"]) == (400, [
+            {"field": "", "message": "JSON is nested too deeply (more than 64 levels)"}])
+    assert profile(client)["totalEvents"] == 1
+    assert client.get("/__mock/export").status_code == 200
