@@ -18,6 +18,7 @@ from jsonschema.exceptions import best_match
 
 from . import yaml_errors
 from .errors import ApiError
+from .journeys.storage import Principal
 from .validation import capped
 
 MISSING_KEY = "Missing X-API-Key header"
@@ -30,15 +31,6 @@ ENVIRONMENTS = {"test": "TEST", "live": "LIVE"}
 KNOWN_KEYS_CACHED = 10_000
 _PARTNER_NAMESPACE = uuid.UUID("6b1f7f0e-3c1a-5d8e-9f42-67616d696679")
 _KEYS_SCHEMA = Path(__file__).with_name("keys-file.schema.yaml")
-
-
-@dataclass(frozen=True)
-class Principal:
-    """The caller a request acts for: profiles are scoped by partner and environment."""
-
-    partner_id: str
-    environment: str
-    api_key: str
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,10 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, NamedTuple
 
-from ..auth import Principal
 from ..clock import EARLIEST, Clock, format_timestamp, parse_event_time
 from . import engine
 from .events import Event, Journey, Tables, pack_metadata, unpack_metadata
-from .storage import Profile, ProfileFields, Space, Storage
+from .storage import Principal, Profile, ProfileFields, Space, Storage
 
 SHARED_TEXT_LENGTH = 16  # text this short is interned: countries, devices and sources repeat a lot
 

@@ -18,6 +18,16 @@ Space = tuple[str, str]  # (partnerId, environment): no lookup crosses it
 
 
 @dataclass(frozen=True)
+class Principal:
+    """The caller a request acts for: profiles are scoped by partner and environment. (Here, not
+    in auth.py, which answers HTTP errors: the domain imports no Flask.)"""
+
+    partner_id: str
+    environment: str
+    api_key: str
+
+
+@dataclass(frozen=True)
 class ProfileFields:
     """The request's profile fields, from the spec: plain text ones and merged object ones."""
 
