@@ -113,7 +113,17 @@ class Judge:
         if kind == "RejectedPositiveData":
             # Accepting unknown properties is itself an inferred rule.
             return self.has_undeclared_properties(operation_id, sent.body)
+        if kind == "UndefinedStatusCode":
+            # Another success status (201, say) where the docs give none and the spec decided 200.
+            return 200 <= status < 300 and self.success_inferred(operation_id)
         return False
+
+    def success_inferred(self, operation_id: str) -> bool:
+        """Whether every success response the spec gives this operation is marked x-inferred."""
+        responses = self._full.resolve(self._full.operation_pointer(operation_id) + pointer("responses"))
+        successes = [self._full.resolve(r["$ref"]) if "$ref" in r else r
+                     for status, r in responses.items() if str(status).startswith("2")]
+        return bool(successes) and all(r.get("x-inferred") is True for r in successes)
 
 
 def _undeclared(schema: dict[str, Any], value: Any) -> bool:

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from schemathesis import GenerationMode
 from schemathesis.core.failures import AcceptedNegativeData, ServerError
 from schemathesis.core.parameters import ParameterLocation
-from schemathesis.openapi.checks import JsonSchemaError, RejectedPositiveData
+from schemathesis.openapi.checks import JsonSchemaError, RejectedPositiveData, UndefinedStatusCode
 
 from contract_tests import schema
 from contract_tests.inferred import Judge, Sent, documented_document
@@ -249,3 +249,36 @@ def test_the_preflight_passes_keys_the_target_accepts():
     target = Target(api_key="pk_test_good", other_api_keys=("pk_test_good",))
     target._app = validating_before_auth
     preflight(target)  # raises if any key is not accepted
+
+
+EVENT = {"id": "e1f2a3b4-c5d6-7890-abcd-ef1234567890", "partnerId": "p", "externalId": "u", "environment": "TEST",
+         "category": "GAME_PLAY", "eventType": "spin_the_wheel", "points": 5, "occurredAt": "2025-03-05T14:22:00Z"}
+
+
+@pytest.mark.parametrize("operation, status, answer, excused", [
+    # Only data.events, data.page and data.total are in the docs' samples.
+    ("getUserTimeline", 200, {"status": "success", "data": {"events": [], "page": 1, "total": 0}}, True),
+    ("getUserTimeline", 200, {"status": "success", "data": {"events": [], "page": 1}}, False),
+    # An event's metadata is the mock's echo of the request; its occurredAt is in the docs' samples.
+    ("getUserTimeline", 200, {"status": "success", "data": {"events": [EVENT], "page": 1, "total": 1}}, True),
+    ("getUserTimeline", 200, {"status": "success", "data": {"events": [{**EVENT, "occurredAt": None}],
+                                                             "page": 1, "total": 1}}, False),
+    # trackEvent's whole answer is inferred (its page could not be read): only the envelope is judged.
+    ("trackEvent", 200, {"status": "success", "data": {"event": {**EVENT, "occurredAt": None}}}, True),
+])
+def test_answers_missing_only_inferred_fields_are_excused(judge, operation, status, answer, excused):
+    assert judge.inferred_only(operation, failure(JsonSchemaError), body({}), status, answer) is excused
+
+
+def test_a_batch_of_101_accepted_breaks_only_an_inferred_limit(judge):
+    batch = {"events": [{"externalId": "u", "category": "CUSTOM", "eventType": "x"}] * 101}
+    assert judge.inferred_only("trackEvents", failure(AcceptedNegativeData), body(batch), 200, {}) is True
+
+
+@pytest.mark.parametrize("operation, status, excused", [
+    ("trackEvent", 201, True), ("trackEvents", 201, True),  # their 200 is inferred: the pages were unreadable
+    ("trackUser", 201, False),  # documented: 200 for a create too
+    ("trackEvent", 302, False),
+])
+def test_another_success_status_is_excused_only_where_200_is_inferred(judge, operation, status, excused):
+    assert judge.inferred_only(operation, failure(UndefinedStatusCode), body({}), status, {}) is excused
