@@ -214,7 +214,7 @@ def contract(base_url: str | None, api_key: str | None, other_api_key: tuple[str
 @click.argument("paths", nargs=-1, required=True, type=_DataPath(demo_fixtures))
 def seed(base_url: str, api_keys: tuple[str, ...], concurrency: int, retries: int, timeout: float,
          allow_live: bool, progress: bool | None, paths: tuple[Path, ...]) -> None:
-    """Upsert fixture profiles into a server through its public API.
+    """Seed a server with fixture profiles and events via its public API.
 
     Exits 0 when every entry was accepted, 1 when any failed.
     """

@@ -80,7 +80,7 @@ class NotTheApi(Stopped):
 
     def __init__(self, base_url: str, path: str) -> None:
         super().__init__(f"{base_url.rstrip('/')}{path} answered 404: is {base_url} the API's root URL "
-                         f"(without {path})? Nothing was stored")
+                         f"(without /v1/user-journeys)? Nothing was stored")
 
 
 def _retrying_session(retry: Retry) -> requests.Session:

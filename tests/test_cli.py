@@ -38,7 +38,7 @@ def test_top_level_help_gives_each_command_its_whole_first_sentence(runner):
     output = run(runner, "--help", terminal_width=80).output
     commands = output[output.index("Commands:\n"):].splitlines()
     assert commands[0] == "Commands:"
-    assert "  seed      Upsert fixture profiles into a server through its public API." in commands
+    assert "  seed      Seed a server with fixture profiles and events via its public API." in commands
     assert "  serve     Run the mock on a production WSGI server until Ctrl-C or SIGTERM." in commands
     listed = " ".join(" ".join(line.split()) for line in commands[1:])
     for name, command in main.commands.items():

@@ -173,7 +173,7 @@ def test_seed_stops_at_once_when_the_url_is_not_the_api_root(target):
     run = seed("--base-url", target.url + "/api", str(FIXTURES))
     assert (run.returncode, run.stdout) == (1, "")
     assert run.stderr == (f"Error: {target.url}/api/v1/user-journeys/users answered 404: is {target.url}/api "
-                          "the API's root URL (without /v1/user-journeys/users)? Nothing was stored\n")
+                          "the API's root URL (without /v1/user-journeys)? Nothing was stored\n")
     assert http("GET", target.url + "/__mock/profiles")[2]["meta"]["total"] == 0
 
 
@@ -182,7 +182,7 @@ def test_seed_stops_at_once_when_the_first_entry_is_created_by_its_events_at_a_w
     run = seed("--base-url", target.url + "/api", str(FIXTURES / "journeys.yaml"))
     assert (run.returncode, run.stdout) == (1, "")
     assert run.stderr == (f"Error: {target.url}/api/v1/user-journeys/track answered 404: is {target.url}/api "
-                          "the API's root URL (without /v1/user-journeys/track)? Nothing was stored\n")
+                          "the API's root URL (without /v1/user-journeys)? Nothing was stored\n")
 
 
 @pytest.mark.parametrize("command", ["seed", "contract"])
