@@ -100,7 +100,10 @@ _RULES: dict[str, Callable[[ValidationError], str]] = {
     "minLength": lambda e: "must not be empty" if e.validator_value == 1
     else f"must be at least {counted(e.validator_value, 'character', 'characters')} long",
     "maxLength": lambda e: f"must be at most {counted(e.validator_value, 'character', 'characters')} long",
-    "pattern": lambda e: "contains characters or a form that is not allowed",
+    # A schema may say in words what its pattern admits (x-pattern-hint); most patterns only ban
+    # control characters, which the generic sentence says well enough.
+    "pattern": lambda e: f"must be {e.schema['x-pattern-hint']}" if "x-pattern-hint" in e.schema
+    else "contains characters or a form that is not allowed",
     "minItems": lambda e: f"must have at least {counted(e.validator_value, 'item')}",
     "maxItems": lambda e: f"must have at most {counted(e.validator_value, 'item')}",
     "maxProperties": lambda e: f"must have at most {counted(e.validator_value, 'entry', 'entries')}",

@@ -89,7 +89,7 @@ GOOD = """\
      "entry 1 (externalId 'e1'): events.0 must not have occurredAt together with ago"),
     ("profiles:\n  - apiKey: pk_test_qa\n    profile: {externalId: e2}\n    events:\n"
      "      - {category: GAME_PLAY, eventType: spin}\n      - {category: GAME_PLAY, eventType: spin, ago: 2w}\n",
-     "entry 1 (externalId 'e2'): events.1.ago contains characters or a form that is not allowed"),
+     "entry 1 (externalId 'e2'): events.1.ago must be a whole number up to 99999 and s, m, h or d (e.g. 3d)"),
     ("profiles:\n  - apiKey: pk_test_qa\n    profile: {externalId: e3}\n    events:\n"
      "      - {externalId: other, category: GAME, eventType: spin}\n",
      "entry 1 (externalId 'e3'): events.0 has a property not allowed here: 'externalId'"),
