@@ -5,8 +5,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+import jsonschema_rs
+
 from .errors import ApiError
-from .spec import SpecValidator
+from .spec import AcceptFast, SpecValidator
 from .validation import field_errors
 
 INVALID_PATH = "Invalid path parameters"
@@ -23,8 +25,13 @@ class Parameters:
     def __init__(self, location: str, parameters: list[dict[str, Any]]) -> None:
         self.message = MESSAGES[location]
         self._schemas = {p["name"]: p["schema"] for p in parameters if p["in"] == location}
-        self._validator = SpecValidator({"type": "object", "properties": self._schemas, "required": [
-            p["name"] for p in parameters if p["in"] == location and p.get("required")]})
+        schema = {"type": "object", "properties": self._schemas, "required": [
+            p["name"] for p in parameters if p["in"] == location and p.get("required")]}
+        # As request bodies are checked (spec.AcceptFast): jsonschema_rs accepts the usual valid
+        # values, and only what it does not accept goes to jsonschema, which alone rejects and words
+        # the errors. GET /users/{id} took 184 µs of CPU with jsonschema alone, 160 µs so (the
+        # app's WSGI callable, in-process). Formats are left unchecked by both, as before.
+        self._validator = AcceptFast(SpecValidator(schema), jsonschema_rs.validator_for(schema, validate_formats=False))
 
     def __bool__(self) -> bool:
         return bool(self._schemas)
