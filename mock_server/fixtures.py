@@ -7,6 +7,7 @@ timestamps, id clashes) and then loads them in one step, so a bad entry loads no
 from __future__ import annotations
 
 import json
+import math
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -61,12 +62,29 @@ def read_documents(paths: Iterable[str | Path]) -> list[tuple[str, Any]]:
             raise FixtureError(f"{path}: no {', '.join(FIXTURE_SUFFIXES)} files in this folder")
         for file in files:
             try:
-                documents.append((str(file), _parse(file.read_text(encoding="utf-8"))))
+                document = _parse(file.read_text(encoding="utf-8"))
             except yaml.YAMLError as exc:
                 raise FixtureError(f"{file}: not valid YAML: {yaml_errors.describe(exc)}") from None
             except (OSError, UnicodeDecodeError) as exc:
                 raise FixtureError(f"{file}: cannot read fixture file: {exc}") from None
+            non_finite = _non_finite(document)
+            if non_finite is not None:
+                raise FixtureError(f"{file}: {non_finite[0] or 'the document'} is {non_finite[1]}, which JSON "
+                                   "cannot carry: use a finite number or a string")
+            documents.append((str(file), document))
     return documents
+
+
+def _non_finite(document: Any) -> tuple[str, float] | None:
+    """The dotted path and value of a NaN or infinite number in a document (YAML's .nan, .inf), if any."""
+    pending: list[tuple[str, Any]] = [("", document)]
+    while pending:
+        path, value = pending.pop()
+        if isinstance(value, float) and not math.isfinite(value):
+            return path, value
+        children = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+        pending += [(f"{path}.{key}" if path else str(key), child) for key, child in children]
+    return None
 
 
 def _parse(text: str) -> Any:

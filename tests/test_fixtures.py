@@ -201,3 +201,12 @@ def test_the_control_api_lists_every_problem_with_its_field(client, store):
         ["profiles.1.profile.device", "profiles.1.profile.phone", "profiles.2.apiKey", "profiles.2.lastSeenAt",
          "profiles.3.id"], [f"request body: {line}" for line in BROKEN_LINES], strict=True))
     assert len(store) == 0
+
+
+def test_a_fixture_with_nan_or_infinity_is_refused_naming_where(tmp_path):
+    """YAML can write .nan and .inf; JSON cannot carry them (answers wrote them as null, or NaN)."""
+    path = write(tmp_path, "nan.yaml", "profiles:\n  - apiKey: pk_test_qa\n    profile: "
+                                       "{externalId: n, metadata: {ok: 1.5, x: .nan}}\n")
+    with pytest.raises(FixtureError, match=r"nan.yaml: profiles.0.profile.metadata.x is nan, which JSON cannot "
+                                           r"carry: use a finite number or a string"):
+        create_app({"FIXTURES": [path]})
