@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, Response, current_app, request
 from flask.typing import ResponseReturnValue
 from werkzeug.routing import BaseConverter
 
@@ -120,11 +120,20 @@ def blueprint(operations: dict[str, Operation], handlers: dict[str, Handler],
                          f"{sorted(unknown)}")
     bp = Blueprint("api", __name__)
     bp.record_once(lambda setup: setup.app.url_map.converters.update(text=AnyText))
+    bp.after_request(_sorted_allow)
     for op in operations.values():
         # Slashes are kept as sent: merging them (with a redirect) would change an externalId like "a//b".
         bp.add_url_rule(op.rule, endpoint=op.id, view_func=_view(op.id, handlers[op.id], state),
                         methods=[op.method], merge_slashes=False)
     return bp
+
+
+def _sorted_allow(response: Response) -> Response:
+    """The methods of an OPTIONS answer in one order: werkzeug's come from a set, whose order
+    varied from run to run (HEAD, GET, OPTIONS or HEAD, OPTIONS, GET)."""
+    if "Allow" in response.headers:
+        response.headers["Allow"] = ", ".join(sorted(response.headers["Allow"].split(", ")))
+    return response
 
 
 def _view(op_id: str, handler: Handler, state_of: Callable[[], MockState]) -> Callable[..., ResponseReturnValue]:

@@ -300,3 +300,8 @@ def test_a_body_nested_over_64_levels_is_400_and_exports_keep_working(client, st
             {"field": "", "message": "JSON is nested too deeply (more than 64 levels)"}])
     assert profile(client)["totalEvents"] == 1
     assert client.get("/__mock/export").status_code == 200
+
+
+def test_options_lists_the_methods_in_one_order(client):
+    assert client.options(f"{USERS}/u1").headers["Allow"] == "GET, HEAD, OPTIONS"
+    assert client.options(EVENTS).headers["Allow"] == "OPTIONS, POST"
