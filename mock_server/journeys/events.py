@@ -200,16 +200,6 @@ class Journey:
         """Distinct campaign names."""
         return len(self._campaigns) if self._campaigns is not None else 0
 
-    @property
-    def first_at(self) -> int | None:
-        """The oldest occurredAt, None without events."""
-        return self._at[0] if self._at else None
-
-    @property
-    def last_at(self) -> int | None:
-        """The newest occurredAt, None without events."""
-        return self._at[-1] if self._at else None
-
     def window(self, since: int, until: int) -> tuple[int, int]:
         """(GAME_PLAY events, sum of positive points) of the events with since < occurredAt <= until."""
         if until <= since:
