@@ -13,7 +13,7 @@ import sys
 import threading
 import uuid
 import weakref
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, NamedTuple
@@ -166,7 +166,7 @@ class ProfileStore:
             by_user.setdefault(external_id, []).append(event)
         with self._lock, self._storage.transaction():
             for external_id, own in by_user.items():
-                self._seen(space, principal.api_key, external_id, own)
+                self._apply(LoadItem(principal, {"externalId": external_id}), now, own)
                 self._storage.add_events(space, external_id, own)
         return events
 
@@ -189,18 +189,6 @@ class ProfileStore:
                      int(body.get("points", 0)),  # JSON Schema's integers include 5.0; the journey keeps ints
                      pack_metadata(metadata or {}),
                      engine.campaign_of(body["category"], metadata))
-
-    def _seen(self, space: Space, api_key: str, external_id: str, events: list[Event]) -> None:
-        """Create the profile if need be, and widen its first/last seen times to the events'."""
-        first, last = min(e.occurred_at for e in events), max(e.occurred_at for e in events)
-        stored = self._storage.get(space, external_id)
-        if stored is None:
-            stored = Profile(uuid.uuid4().int, external_id, first, last, (None,) * len(self._text_fields),
-                             (None,) * len(self._merge_fields))
-        elif stored.first_seen <= first and stored.last_seen >= last:
-            return
-        self._storage.put(space, api_key, Profile(stored.id, external_id, min(stored.first_seen, first),
-                                                  max(stored.last_seen, last), stored.text, stored.merged))
 
     def _snapshot(self, space: Space, profile: Profile, now: int,
                   fresh: dict[str, dict[str, Any]] | None = None) -> Snapshot:
@@ -326,7 +314,8 @@ class ProfileStore:
                     old = _pack(merged[name])
                 packed.append(old)
             profile.merged = tuple(packed)
-        self._storage.put(space, principal.api_key, profile)
+        if created or profile != stored:  # a backfilled event, say, changes nothing to write
+            self._storage.put(space, principal.api_key, profile)
         return profile, created, merged
 
     @staticmethod
@@ -346,7 +335,7 @@ class ProfileStore:
         events; count both."""
         with self._lock:
             doomed, _ = self._storage.page(0, self._storage.count(), partner_id, environment, None)
-            events = sum(len(self._storage.journey(space, p.external_id) or _NO_EVENTS) for space, p in doomed)
+            events = self._event_count(doomed)
             return Counts(self._storage.remove(partner_id, environment), events)
 
     def export(self) -> list[dict[str, Any]]:
@@ -371,8 +360,12 @@ class ProfileStore:
     def counts(self) -> Counts:
         """How many profiles and events are stored."""
         with self._lock:
-            return Counts(self._storage.count(), sum(len(self._storage.journey(space, p.external_id) or _NO_EVENTS)
-                                                     for space, _, p in self._storage.items()))
+            return Counts(self._storage.count(),
+                          self._event_count((space, profile) for space, _, profile in self._storage.items()))
+
+    def _event_count(self, profiles: Iterable[tuple[Space, Profile]]) -> int:
+        return sum(len(self._storage.journey(space, profile.external_id) or _NO_EVENTS)
+                   for space, profile in profiles)
 
     def _fixture_entry(self, space: Space, api_key: str, profile: Profile) -> dict[str, Any]:
         entry: dict[str, Any] = {
