@@ -4,20 +4,9 @@ from __future__ import annotations
 from typing import Any
 
 from .clock import format_timestamp
-from .journeys.events import Event, unpack_metadata
-from .journeys.profiles import Snapshot, unpack
-from .journeys.storage import ProfileFields, Space
-
-
-def uuid_text(value: int) -> str:
-    """`str(uuid.UUID(int=value))` for a stored id (0 <= value < 2**128), in a third of the time.
-
-    0.8 µs against 2.3 µs: a batch of 100 events writes 100 ids, and this saved 150 µs of a
-    1,500 µs batch (in-process, the app's WSGI callable). Checked equal to the uuid module's text
-    on 100,000 random ids and on both bounds.
-    """
-    h = f"{value:032x}"
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+from .journeys.events import Event, event_fields, unpack
+from .journeys.profiles import Snapshot
+from .journeys.storage import ProfileFields, Space, uuid_text
 
 
 def profile(fields: ProfileFields, snapshot: Snapshot) -> dict[str, Any]:
@@ -45,9 +34,5 @@ def event(space: Space, external_id: str, stored: Event) -> dict[str, Any]:
         "partnerId": space[0],
         "externalId": external_id,
         "environment": space[1],
-        "category": stored.category,
-        "eventType": stored.event_type,
-        "points": stored.points,
-        "occurredAt": format_timestamp(stored.occurred_at),
-        "metadata": unpack_metadata(stored.metadata),
+        **event_fields(stored),
     }
