@@ -17,7 +17,6 @@ from .auth import Principal
 from .clock import parse_instant
 from .errors import INVALID_BODY, ApiError
 from .fixtures import FixtureError, export_document
-from .parameters import Parameters
 from .state import MockState, current_state
 from .validation import parse_json_body, validate_body
 
@@ -38,8 +37,7 @@ def _body(state: MockState, operation_id: str, optional: bool = False) -> dict[s
 
 def _query(state: MockState, operation_id: str) -> dict[str, Any]:
     """The operation's query parameters, converted and checked against its spec, defaults filled."""
-    parameters = state.control.resolve(state.control.operation_pointer(operation_id)).get("parameters", [])
-    return Parameters("query", parameters).read(request.args)
+    return state.control_queries[operation_id].read(request.args)
 
 
 def _page_meta(page: int, limit: int, total: int) -> dict[str, int]:

@@ -24,10 +24,12 @@ from .journeys.profiles import ProfileStore
 from .journeys.sqlite import SqliteStorage
 from .journeys.storage import ProfileFields, Storage
 from .operations import Operation, compile_operations
+from .parameters import Parameters
 from .spec import Contract, load_contract, load_control_contract
 
 TRACK_USER = "trackUser"
 CONTROL_BODIES = ("reset", "loadFixtures", "addFault", "setClock")
+CONTROL_QUERIES = ("listProfiles", "listEvents", "listRequests")
 EXTENSION = "gamifyhost_mock"
 
 
@@ -44,6 +46,7 @@ class MockState:
     faults: FaultBoard
     operations: dict[str, Operation]  # the API's, by operationId
     control_bodies: dict[str, Draft202012Validator]
+    control_queries: dict[str, Parameters]
     state_file: Path | None  # the SQLite database every write goes to, if any
     loaded_from: list[Path]  # the state file (if it held profiles) and fixtures preloaded at start
     warnings: list[str]  # what a person starting the mock should know (the CLI prints them)
@@ -77,6 +80,8 @@ def build_state(config: dict) -> MockState:
         faults=FaultBoard(random.Random(config.get("FAULT_SEED"))),
         operations=compile_operations(contract),
         control_bodies={op: control.validator(control.request_schema_ref(op)) for op in CONTROL_BODIES},
+        control_queries={op: Parameters("query", control.resolve(control.operation_pointer(op)).get("parameters", []))
+                         for op in CONTROL_QUERIES},
         state_file=state_file,
         loaded_from=[state_file] if state_file is not None and storage.count() else [],
         warnings=[],
