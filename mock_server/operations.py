@@ -7,7 +7,6 @@ the answer's `data`. An operation added to the spec needs a handler and nothing 
 """
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,14 +19,13 @@ from werkzeug.routing import BaseConverter
 from .auth import Principal
 from .errors import ApiError
 from .parameters import Parameters
-from .spec import AcceptFast, Contract, pointer
+from .spec import PATH_PARAMETER, AcceptFast, Contract, pointer
 from .validation import ErrorSource, parse_json_body, validate_body
 
 if TYPE_CHECKING:
     from .state import MockState
 
 HTTP_METHODS = ("get", "put", "post", "delete", "patch")
-_TEMPLATE = re.compile(r"\{([^}/]+)\}")
 
 
 @dataclass(frozen=True)
@@ -58,7 +56,7 @@ class Operation:
     @property
     def rule(self) -> str:
         """The Flask rule: a path parameter takes any text, '/' included (a decoded %2F)."""
-        return _TEMPLATE.sub(r"<text:\1>", self.path)
+        return PATH_PARAMETER.sub(r"<text:\1>", self.path)
 
 
 class AnyText(BaseConverter):

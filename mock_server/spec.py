@@ -24,7 +24,7 @@ SPEC_BASE = "https://gamifyhost-mock.invalid/"
 SPEC_URI = SPEC_BASE + "openapi.yaml"
 CONTROL_URI = SPEC_BASE + "control-openapi.yaml"
 CONTROL_SPEC_PATH = Path(__file__).with_name("control-openapi.yaml")
-_PARAMETER = re.compile(r"\{[^}]+\}")  # a {name} in a path template
+PATH_PARAMETER = re.compile(r"\{([^}/]+)\}")  # a {name} in a path template
 
 
 def default_spec_path() -> Path:
@@ -194,9 +194,10 @@ class Contract:
         less; a parameter matches one or more characters, '/' included, as the mock routes them.
         """
         paths = self.document["paths"]
-        templates = sorted((t for t in paths if "{" in t), key=lambda t: -len(_PARAMETER.sub("", t)))
+        templates = sorted((t for t in paths if "{" in t), key=lambda t: -len(PATH_PARAMETER.sub("", t)))
+        literal_parts = {t: PATH_PARAMETER.split(t)[::2] for t in templates}  # split also yields the names
         candidates = [paths[path]] if path in paths else [
-            paths[t] for t in templates if re.fullmatch(".+".join(map(re.escape, _PARAMETER.split(t))), path, re.S)]
+            paths[t] for t in templates if re.fullmatch(".+".join(map(re.escape, literal_parts[t])), path, re.S)]
         for item in candidates:
             operation = item.get(method.lower())
             if operation:
