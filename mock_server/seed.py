@@ -27,11 +27,13 @@ from urllib3.util.retry import Retry
 
 from .auth import ENVIRONMENTS
 from .fixtures import track_body, where
+from .spec import load_contract
 from .unreachable import connect_failure
 
 TRACK_PATH = "/v1/user-journeys/users"
 EVENTS_PATH = "/v1/user-journeys/track"
-BATCH = 100  # events per POST /track, its maxItems
+# Events per POST /track: the most the spec lets a batch hold.
+BATCH: int = load_contract().resolve("#/components/schemas/TrackEventsRequest")["properties"]["events"]["maxItems"]
 
 
 @dataclass(frozen=True)
