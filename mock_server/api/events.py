@@ -8,7 +8,7 @@ from ..operations import Call, Handler
 
 
 def _tracked(call: Call, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    space = (call.principal.partner_id, call.principal.environment)
+    space = call.principal.space
     return [views.event(space, external_id, event)
             for external_id, event in call.state.store.track(call.principal, bodies)]
 

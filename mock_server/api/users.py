@@ -37,7 +37,7 @@ def get_user_timeline(call: Call) -> dict[str, Any]:
     if found is None:
         raise ApiError(404, USER_NOT_FOUND)
     events, total = found
-    space = (call.principal.partner_id, call.principal.environment)
+    space = call.principal.space
     return {"events": [views.event(space, call.params["externalId"], e) for e in events],
             "page": page, "limit": limit, "total": total, "totalPages": math.ceil(total / limit)}
 

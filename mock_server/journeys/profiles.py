@@ -133,14 +133,14 @@ class ProfileStore:
         now = self._now()
         with self._lock:
             profile, created, merged = self._apply(LoadItem(principal, body), now)
-            return self._snapshot(_space(principal), profile, now, merged), created
+            return self._snapshot(principal.space, profile, now, merged), created
 
     def read(self, principal: Principal, external_id: str) -> Snapshot | None:
         """The profile with its figures as of now, or None if the caller has no such user."""
         now = self._now()
         with self._lock:
-            profile = self._storage.get(_space(principal), external_id)
-            return None if profile is None else self._snapshot(_space(principal), profile, now)
+            profile = self._storage.get(principal.space, external_id)
+            return None if profile is None else self._snapshot(principal.space, profile, now)
 
     def track(self, principal: Principal, bodies: Sequence[dict[str, Any]]) -> list[tuple[str, Event]]:
         """Store events (checked request bodies) in order, all or none; return them with their
@@ -148,7 +148,7 @@ class ProfileStore:
         cover its events."""
         now = self._now()
         events = [(body["externalId"], self._event(body, now)) for body in bodies]
-        space = _space(principal)
+        space = principal.space
         by_user: dict[str, list[Event]] = {}
         for external_id, event in events:
             by_user.setdefault(external_id, []).append(event)
@@ -163,7 +163,7 @@ class ProfileStore:
         """`limit` of the user's events from `offset`, newest first, and how many there are;
         None if the caller has no such user."""
         with self._lock:
-            space = _space(principal)
+            space = principal.space
             if self._storage.get(space, external_id) is None:
                 return None
             journey = self._storage.journey(space, external_id) or _NO_EVENTS
@@ -205,7 +205,7 @@ class ProfileStore:
                     new = [event for event in own if event.id not in present]
                     created += self._apply(item, now, new)[1]
                     if new:
-                        self._storage.add_events(_space(item.principal), item.body["externalId"], new)
+                        self._storage.add_events(item.principal.space, item.body["externalId"], new)
         return created, len(items) - created
 
     def _loaded_events(self, index: int, item: LoadItem, now: int) -> list[Event]:
@@ -228,7 +228,7 @@ class ProfileStore:
                     raise LoadConflict(index, f"id {uuid.UUID(int=event.id)} is given to two events",
                                        f"events.{number}.id")
         present: set[int] = set()
-        owners = {(_space(item.principal), item.body["externalId"]) for item in items}
+        owners = {(item.principal.space, item.body["externalId"]) for item in items}
         # Stored events have no index by id. A fixture event's own id is derived from its user, so only
         # that user's journey is read; an id restored from an export may be anyone's, so all are.
         restored = any(event.id is not None for item in items for event in item.events)
@@ -239,7 +239,7 @@ class ProfileStore:
                 if event.id not in wanted:
                     continue
                 index, number = wanted[event.id]
-                if (space, external_id) != (_space(items[index].principal), items[index].body["externalId"]):
+                if (space, external_id) != (items[index].principal.space, items[index].body["externalId"]):
                     raise LoadConflict(index, f"id {uuid.UUID(int=event.id)} is already stored, as an event of "
                                               f"externalId {external_id!r}", f"events.{number}.id")
                 present.add(event.id)
@@ -251,7 +251,7 @@ class ProfileStore:
         for index, item in enumerate(items):
             if item.restore.id is None:
                 continue
-            space_key = (item.principal.partner_id, item.principal.environment)
+            space_key = item.principal.space
             external_id = item.body["externalId"]
             existing = self._storage.get(space_key, external_id)
             wanted = uuid.UUID(item.restore.id).int
@@ -268,7 +268,7 @@ class ProfileStore:
         events are all stored already is not seen again, one without events is seen now. Also
         return the object fields it merged, already decoded."""
         principal, body, restore = item.principal, item.body, item.restore
-        space = (principal.partner_id, principal.environment)
+        space = principal.space
         external_id = body["externalId"]
         stored = self._storage.get(space, external_id)
         if events:
@@ -386,7 +386,3 @@ def _fixture_event_id(item: LoadItem, number: int, event: LoadEvent) -> int:
     key = json.dumps([item.principal.partner_id, item.principal.environment, item.body["externalId"], number,
                       event.body, event.ago], sort_keys=True, separators=(",", ":"))
     return uuid.uuid5(_FIXTURE_EVENTS, key).int
-
-
-def _space(principal: Principal) -> Space:
-    return principal.partner_id, principal.environment

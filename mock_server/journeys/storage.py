@@ -37,6 +37,11 @@ class Principal:
     environment: str
     api_key: str
 
+    @property
+    def space(self) -> Space:
+        """Where its profiles live."""
+        return self.partner_id, self.environment
+
 
 @dataclass(frozen=True)
 class ProfileFields:
