@@ -75,7 +75,7 @@ def build_state(config: dict) -> MockState:
         control=control,
         authenticator=Authenticator(key_pattern, keys),
         clock=clock,
-        store=ProfileStore(clock, fields, storage),
+        store=ProfileStore(clock, fields, storage, offer_limit(contract)),
         journal=Journal(config["JOURNAL_SIZE"]),
         faults=FaultBoard(random.Random(config.get("FAULT_SEED"))),
         operations=compile_operations(contract),
@@ -93,6 +93,13 @@ def build_state(config: dict) -> MockState:
         state.load_fixtures(fixtures.read_documents(fixture_paths))
         state.loaded_from += fixture_paths
     return state
+
+
+def offer_limit(contract: Contract) -> int:
+    """The most active offers a user holds at once: the maxItems of the offers list's `offers`."""
+    limit: int = contract.resolve("#/components/schemas/GetOffersResponse")["properties"]["data"]["properties"][
+        "offers"]["maxItems"]
+    return limit
 
 
 def moved_partners(store: ProfileStore, authenticator: Authenticator, source: Path) -> list[str]:

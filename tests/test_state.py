@@ -5,6 +5,7 @@ kill would: what was answered 200 must be there after a restart.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import socket
@@ -19,6 +20,7 @@ import pytest
 from mock_server.auth import Principal, derived_partner_id
 from mock_server.fixtures import read_documents
 from mock_server.journeys.events import Event
+from mock_server.journeys.offers import Offer
 from mock_server.journeys.sqlite import SqliteStorage, StateFileError
 from mock_server.journeys.storage import Profile, ProfileFields
 
@@ -151,8 +153,8 @@ def test_a_clean_stop_folds_the_log_into_one_file_that_sqlite3_can_read(tmp_path
                      "2025-01-15T10:30:00Z", profile["lastSeenAt"], "premium", '{"a":1}')]
     assert events == [(event["id"], profile["partnerId"], "TEST", "jane", "CAMPAIGN", "campaign_joined", 5,
                        "2025-01-15T10:30:00Z", "summer")]
-    assert tables == ["events", "meta", "profiles"]
-    assert version == ("2",)
+    assert tables == ["events", "meta", "offers", "profiles"]
+    assert version == ("3",)
 
 
 def test_reset_and_fixtures_reach_the_state_file(tmp_path):
@@ -169,26 +171,53 @@ def test_reset_and_fixtures_reach_the_state_file(tmp_path):
     with closing(sqlite3.connect(state)) as db:
         assert db.execute("SELECT count(*) FROM profiles").fetchone() == (0,)
         assert db.execute("SELECT count(*) FROM events").fetchone() == (0,)
+        assert db.execute("SELECT count(*) FROM offers").fetchone() == (0,)
 
 
-def test_a_state_file_of_schema_1_gains_the_events_table_and_keeps_its_profiles(tmp_path):
+@pytest.mark.parametrize(("version", "dropped"), [("1", "DROP TABLE events; DROP TABLE offers;"),
+                                                  ("2", "DROP TABLE offers;")])
+def test_an_older_state_file_gains_the_newer_tables_and_keeps_what_it_holds(tmp_path, version: str, dropped: str):
     state = tmp_path / "s.db"
     storage = SqliteStorage(state, FIELDS)
     storage.put(("partner", "TEST"), "pk_test_x", Profile(7, "jane", 100, 200, ("Jane",), (None,)))
+    if version == "2":
+        storage.add_events(("partner", "TEST"), "jane", [Event(8, 120, "GAME_PLAY", "spin", 1, None, None)])
     storage.close()
-    with closing(sqlite3.connect(state)) as db:  # as the mock before events left it
-        db.executescript("DROP TABLE events; UPDATE meta SET value = '1' WHERE key = 'schemaVersion';")
+    with closing(sqlite3.connect(state)) as db:  # as the mock before events (1) or offers (2) left it
+        db.executescript(f"{dropped} UPDATE meta SET value = '{version}' WHERE key = 'schemaVersion';")
     storage = SqliteStorage(state, FIELDS)
     try:
         assert storage.get(("partner", "TEST"), "jane") == Profile(7, "jane", 100, 200, ("Jane",), (None,))
-        assert storage.journey(("partner", "TEST"), "jane") is None
+        assert len(storage.journey(("partner", "TEST"), "jane") or ()) == (1 if version == "2" else 0)
+        assert storage.offers(("partner", "TEST"), "jane") == ()
         storage.add_events(("partner", "TEST"), "jane", [Event(9, 150, "GAME_PLAY", "spin", 3, None, None)])
+        storage.put_offer(("partner", "TEST"), "jane", Offer(10, "vip_play", "slots", "VIP", "d", 500, 150, 250, None,
+                                                             None))
     finally:
         storage.close()
     with closing(sqlite3.connect(state)) as db:
-        assert db.execute("SELECT value FROM meta WHERE key = 'schemaVersion'").fetchone() == ("2",)
-        assert db.execute("SELECT id, externalId, occurredAt, points FROM events").fetchall() == [
+        assert db.execute("SELECT value FROM meta WHERE key = 'schemaVersion'").fetchone() == ("3",)
+        assert db.execute("SELECT id, externalId, occurredAt, points FROM events WHERE points = 3").fetchall() == [
             ("00000000-0000-0000-0000-000000000009", "jane", "1970-01-01T00:02:30Z", 3)]
+        assert db.execute("SELECT id, offerType, issuedAt, expiresAt, claimedAt FROM offers").fetchall() == [
+            ("00000000-0000-0000-0000-00000000000a", "vip_play", "1970-01-01T00:02:30Z", "1970-01-01T00:04:10Z", None)]
+
+
+def test_a_claim_rewrites_its_offer_in_place_and_survives_a_reopen(tmp_path):
+    state = tmp_path / "s.db"
+    storage = SqliteStorage(state, FIELDS)
+    space = ("partner", "TEST")
+    storage.put(space, "pk_test_x", Profile(7, "jane", 100, 200, ("Jane",), (None,)))
+    first, second = (Offer(i, "vip_play", "slots", "VIP", "d", 500, 150, 250, None, None) for i in (10, 11))
+    storage.put_offer(space, "jane", first)
+    storage.put_offer(space, "jane", second)
+    storage.put_offer(space, "jane", dataclasses.replace(first, claimed_at=160))
+    storage.close()
+    reopened = SqliteStorage(state, FIELDS)
+    try:
+        assert list(reopened.offers(space, "jane")) == [dataclasses.replace(first, claimed_at=160), second]
+    finally:
+        reopened.close()
 
 
 def test_events_a_hand_edit_left_without_their_profile_are_not_loaded(tmp_path):
@@ -212,10 +241,10 @@ def test_a_state_file_of_a_newer_schema_is_refused(tmp_path):
     state = tmp_path / "s.db"
     SqliteStorage(state, FIELDS).close()
     with closing(sqlite3.connect(state)) as db:
-        db.execute("UPDATE meta SET value = '3' WHERE key = 'schemaVersion'")
+        db.execute("UPDATE meta SET value = '4' WHERE key = 'schemaVersion'")
         db.commit()
-    with pytest.raises(StateFileError, match="written by a version of gamifyhost-mock with state schema 3; "
-                                             "this one reads schema 2"):
+    with pytest.raises(StateFileError, match="written by a version of gamifyhost-mock with state schema 4; "
+                                             "this one reads schema 3"):
         SqliteStorage(state, FIELDS)
 
 

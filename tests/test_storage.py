@@ -8,6 +8,7 @@ Ids are random per store, so they are compared by the profile or event they belo
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
 import sqlite3
 import tempfile
@@ -26,11 +27,15 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from mock_server.auth import Principal
 from mock_server.clock import Clock, format_timestamp
 from mock_server.journeys.memory import MemoryStorage
-from mock_server.journeys.profiles import LoadConflict, LoadItem, ProfileStore, Restore
+from mock_server.journeys.offers import OfferError, OfferSpec
+from mock_server.journeys.profiles import LoadConflict, LoadItem, OfferConflict, ProfileStore, Restore
 from mock_server.journeys.sqlite import SqliteStorage
-from mock_server.journeys.storage import Profile, ProfileFields
+from mock_server.journeys.storage import Profile, ProfileFields, uuid_text
+from mock_server.spec import load_contract
+from mock_server.state import offer_limit
 
 FIELDS = ProfileFields(("displayName", "email", "phone", "country", "device", "source"), ("tags", "metadata"))
+OFFER_LIMIT = offer_limit(load_contract())
 PRINCIPALS = [Principal("partner-a", "TEST", "pk_test_a"), Principal("partner-a", "LIVE", "pk_live_a"),
               Principal("partner-b", "TEST", "pk_test_b")]
 EXTERNAL_IDS = st.sampled_from(["u1", "u2", "u3", "ü-4", "😀"])
@@ -58,12 +63,15 @@ FILTERS = st.tuples(st.sampled_from([None, "partner-a", "partner-b"]), st.sample
 
 
 def same_ids(value: Any, names: dict[Any, str]) -> Any:
-    """`value` with every id (of a profile or event) replaced by the order in which it first appeared."""
+    """`value` with every id (of a profile, event or offer, also as a claim event's `offerId`, also
+    in stored metadata) replaced by the order in which it first appeared."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         value = dataclasses.asdict(value)
+    if isinstance(value, bytes):
+        value = json.loads(value)
     if isinstance(value, dict):
-        return {k: names.setdefault(v, f"id-{len(names)}") if k == "id" else same_ids(v, names)
-                for k, v in value.items()}
+        return {k: names.setdefault(uuid.UUID(str(v)).int if k == "offerId" else v, f"id-{len(names)}")
+                if k in ("id", "offerId") else same_ids(v, names) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [same_ids(v, names) for v in value]
     return value
@@ -78,11 +86,12 @@ def contents(store: ProfileStore) -> Any:
 
 @contextmanager
 def failing_after(storage: SqliteStorage, rows: int) -> Iterator[None]:
-    """Fail the SQLite store's write of row number `rows` + 1 (a profile or an event), as a full disk would."""
+    """Fail the SQLite store's write of row number `rows` + 1 (a profile, event or offer), as a full disk would."""
     db = storage._db()
     db.execute("CREATE TEMP TABLE countdown (rows INTEGER)")
     db.execute("INSERT INTO countdown VALUES (?)", (rows,))
-    for table, change in (("profiles", "INSERT"), ("profiles", "UPDATE"), ("events", "INSERT")):
+    for table, change in (("profiles", "INSERT"), ("profiles", "UPDATE"), ("events", "INSERT"), ("offers", "INSERT"),
+                          ("offers", "UPDATE")):
         db.execute(f"CREATE TEMP TRIGGER fail_{table}_{change} BEFORE {change} ON main.{table} BEGIN "
                    "UPDATE countdown SET rows = rows - 1; "
                    "SELECT RAISE(ABORT, 'disk full') WHERE (SELECT rows FROM countdown) < 0; END")
@@ -97,14 +106,14 @@ class BothStores(RuleBasedStateMachine):
         super().__init__()
         self.folder = Path(tempfile.mkdtemp())
         self.clock = Clock(frozen_at=START)
-        self.memory = ProfileStore(self.clock, FIELDS, MemoryStorage())
+        self.memory = ProfileStore(self.clock, FIELDS, MemoryStorage(), OFFER_LIMIT)
         self.sqlite_storage, self.sqlite = self._open_sqlite()
         self.memory_ids: dict[Any, str] = {}
         self.sqlite_ids: dict[Any, str] = {}
 
     def _open_sqlite(self) -> tuple[SqliteStorage, ProfileStore]:
         storage = SqliteStorage(self.folder / "state.db", FIELDS)
-        return storage, ProfileStore(self.clock, FIELDS, storage)
+        return storage, ProfileStore(self.clock, FIELDS, storage, OFFER_LIMIT)
 
     def both(self, call: Any, sqlite: ProfileStore | None = None) -> None:
         outcomes = []
@@ -113,6 +122,8 @@ class BothStores(RuleBasedStateMachine):
                 outcomes.append(("ok", same_ids(call(store), names)))
             except LoadConflict as exc:
                 outcomes.append(("conflict", (exc.index, str(exc).split(" id ")[0])))
+            except OfferError as exc:
+                outcomes.append(("refused", (exc.status, exc.message)))
         assert outcomes[0] == outcomes[1]
 
     @rule(principal=st.sampled_from(PRINCIPALS), body=BODIES)
@@ -140,6 +151,41 @@ class BothStores(RuleBasedStateMachine):
         with failing_after(self.sqlite_storage, rows), pytest.raises(sqlite3.IntegrityError, match="disk full"):
             self.sqlite.track(principal, bodies)
         assert contents(self.sqlite) == before
+
+    @rule(principal=st.sampled_from(PRINCIPALS), external_id=EXTERNAL_IDS)
+    def offers(self, principal: Principal, external_id: str) -> None:
+        self.both(lambda store: store.offers(principal, external_id))
+
+    @staticmethod
+    def _claim(store: ProfileStore, principal: Principal, external_id: str, pick: int) -> Any:
+        """Claim the user's offer number `pick` (in issue order; ids differ between the stores)."""
+        listing = store.offer_listing(principal.space, external_id)
+        held = listing.offers if listing is not None else []
+        return store.claim(principal, external_id, uuid_text(held[pick % len(held)].id) if held else "none")
+
+    @rule(principal=st.sampled_from(PRINCIPALS), external_id=EXTERNAL_IDS, pick=st.integers(0, 5))
+    def claim(self, principal: Principal, external_id: str, pick: int) -> None:
+        self.both(lambda store: self._claim(store, principal, external_id, pick))
+
+    @rule(principal=st.sampled_from(PRINCIPALS), external_id=EXTERNAL_IDS, pick=st.integers(0, 5),
+          rows=st.integers(0, 1))
+    def claim_fails_midway(self, principal: Principal, external_id: str, pick: int, rows: int) -> None:
+        """A claim writes the offer, maybe the profile (seen now), and the event (two rows at least):
+        failing the first or second keeps none of them."""
+        before = contents(self.sqlite)
+        with failing_after(self.sqlite_storage, rows), pytest.raises((OfferError, sqlite3.IntegrityError)):
+            self._claim(self.sqlite, principal, external_id, pick)
+        assert contents(self.sqlite) == before
+
+    @rule(principal=st.sampled_from(PRINCIPALS), external_id=EXTERNAL_IDS,
+          offer_type=st.sampled_from(["vip_play", "daily_free_spin"]), days=st.integers(-3, 3))
+    def place_offer(self, principal: Principal, external_id: str, offer_type: str, days: int) -> None:
+        def run(store: ProfileStore) -> Any:
+            try:
+                return store.put_offer(principal, external_id, OfferSpec(offer_type, issued_ago=days * 86400))
+            except OfferConflict as exc:
+                return ("conflict", str(exc))
+        self.both(run)
 
     @rule(seconds=st.integers(-3600, 86400))
     def move_clock(self, seconds: int) -> None:
@@ -192,7 +238,7 @@ def test_a_write_that_fails_leaves_the_stored_profile_as_it_was():
     storage = FailingWrites()
     MemoryStorage.put(storage, ("partner-a", "TEST"), "pk_test_a", Profile(1, "u1", 100, 100, ("Old",) + (None,) * 5,
                                                                             (b'{"plan":"free"}', None)))
-    store = ProfileStore(Clock(frozen_at=datetime(2025, 1, 15, tzinfo=UTC)), FIELDS, storage)
+    store = ProfileStore(Clock(frozen_at=datetime(2025, 1, 15, tzinfo=UTC)), FIELDS, storage, OFFER_LIMIT)
     with pytest.raises(OSError, match="disk full"):
         store.upsert(PRINCIPALS[0], {"externalId": "u1", "displayName": "New", "tags": {"plan": "paid"}})
     assert storage.get(("partner-a", "TEST"), "u1") == Profile(1, "u1", 100, 100, ("Old",) + (None,) * 5,

@@ -6,6 +6,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 
 from .events import Event, Journey, Tables
+from .offers import Offer
 from .storage import Profile, Space
 
 
@@ -14,6 +15,7 @@ class _Space:
     api_key: str  # a key of this partner and environment, for exports that can be seeded
     profiles: dict[str, Profile] = field(default_factory=dict)
     journeys: dict[str, Journey] = field(default_factory=dict)  # of the profiles with events
+    offers: dict[str, list[Offer]] = field(default_factory=dict)  # of the profiles with offers
 
 
 class MemoryStorage:
@@ -41,6 +43,7 @@ class MemoryStorage:
             return
         del found.profiles[external_id]
         found.journeys.pop(external_id, None)
+        found.offers.pop(external_id, None)
         if not found.profiles:
             del self._spaces[space]
 
@@ -55,6 +58,18 @@ class MemoryStorage:
             journey = journeys[external_id] = Journey(self._tables)
         for event in events:
             journey.add(event)
+
+    def offers(self, space: Space, external_id: str) -> Sequence[Offer]:
+        found = self._spaces.get(space)
+        return found.offers.get(external_id, ()) if found else ()
+
+    def put_offer(self, space: Space, external_id: str, offer: Offer) -> None:
+        held = self._spaces[space].offers.setdefault(external_id, [])
+        for index, stored in enumerate(held):
+            if stored.id == offer.id:
+                held[index] = offer
+                return
+        held.append(offer)
 
     def transaction(self) -> AbstractContextManager[None]:
         # The rules check a whole load before its first put, so nothing is left to undo.

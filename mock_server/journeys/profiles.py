@@ -14,13 +14,14 @@ import threading
 import uuid
 import weakref
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from typing import Any, NamedTuple
 
 from ..clock import EARLIEST, Clock, format_timestamp, parse_event_time
-from . import engine
-from .events import Event, Journey, Tables, event_fields, pack, pack_metadata, unpack
+from . import engine, offers
+from .events import Event, Journey, Tables, event_fields, pack, pack_metadata, unpack, unpack_metadata
+from .offers import Offer, OfferSpec
 from .storage import Principal, Profile, ProfileFields, Space, Storage, uuid_text
 
 SHARED_TEXT_LENGTH = 16  # text this short is interned: countries, devices and sources repeat a lot
@@ -39,6 +40,7 @@ class Snapshot:
 
 _NO_EVENTS = Journey(Tables())  # the journey of a profile without events; never added to
 _FIXTURE_EVENTS = uuid.UUID("3f0b6c1e-9d7a-5e21-8c4f-67616d696679")  # namespace of fixture events' derived ids
+_FIXTURE_OFFERS = uuid.UUID("0ffe2c1a-7b3d-5f40-9a6e-67616d696679")  # and of fixture offers'
 _EARLIEST = int(EARLIEST.timestamp())
 
 
@@ -63,12 +65,14 @@ class LoadEvent:
 
 @dataclass(frozen=True)
 class LoadItem:
-    """One profile to load: whose it is, the request body, any identity to restore, and its events."""
+    """One profile to load: whose it is, the request body, any identity to restore, its events and
+    the offers placed on it."""
 
     principal: Principal
     body: dict[str, Any]
     restore: Restore = Restore()
     events: tuple[LoadEvent, ...] = ()
+    offers: tuple[OfferSpec, ...] = ()
 
 
 class LoadConflict(ValueError):
@@ -84,10 +88,31 @@ class LoadConflict(ValueError):
 
 
 class Counts(NamedTuple):
-    """How many profiles and events (are stored, or were deleted)."""
+    """How many profiles, events and offers (are stored, or were deleted)."""
 
     profiles: int
     events: int
+    offers: int
+
+
+class HeldOffers(NamedTuple):
+    """A user's offers as read at `now`."""
+
+    offers: list[Offer]
+    now: int
+
+
+class OfferListing(NamedTuple):
+    """Everything QA sees of a user's offers: every stored one and the segment they follow now."""
+
+    offers: list[Offer]
+    now: int
+    metrics: engine.Metrics
+    churn_risk: float
+
+
+class OfferConflict(ValueError):
+    """An offer QA placed that would break the cap, or whose id is another user's; nothing was stored."""
 
 
 def _before_fork(alive: weakref.ref[ProfileStore]) -> None:
@@ -106,8 +131,9 @@ def _after_fork(alive: weakref.ref[ProfileStore]) -> None:
 class ProfileStore:
     """Profiles of every partner and environment, upserted under one lock."""
 
-    def __init__(self, clock: Clock, fields: ProfileFields, storage: Storage) -> None:
+    def __init__(self, clock: Clock, fields: ProfileFields, storage: Storage, offer_limit: int) -> None:
         self._clock = clock
+        self._offer_limit = offer_limit  # most active offers a user holds at once (the spec's maxItems)
         self.fields = fields
         self._text_fields = fields.text
         self._merge_fields = fields.merged
@@ -169,6 +195,108 @@ class ProfileStore:
             journey = self._storage.journey(space, external_id) or _NO_EVENTS
             return journey.page(offset, limit), len(journey)
 
+    def offers(self, principal: Principal, external_id: str) -> HeldOffers | None:
+        """Issue what the user's segment earns now, then give the user's active offers in issue
+        order; None if the caller has no such user. Issued offers are stored before this returns."""
+        now = self._now()
+        space = principal.space
+        with self._lock:
+            profile = self._storage.get(space, external_id)
+            if profile is None:
+                return None
+            held = self._storage.offers(space, external_id)
+            new = offers.issue(held, self._snapshot(space, profile, now).metrics, now, self._offer_limit)
+            if new:
+                with self._storage.transaction():
+                    for offer in new:
+                        self._storage.put_offer(space, external_id, offer)
+                held = self._storage.offers(space, external_id)
+            return HeldOffers(_in_issue_order(o for o in held if offers.is_active(o, now)), now)
+
+    def claim(self, principal: Principal, external_id: str, offer_id: str) -> Offer:
+        """Claim the user's offer `offer_id` now: it is stored claimed, and an offer_claimed event with
+        its points joins the user's events (the user is seen now), all or none. Raises
+        offers.OfferError with the documented refusal."""
+        now = self._now()
+        space = principal.space
+        with self._lock:
+            offer = offers.find(self._storage.offers(space, external_id), offer_id, now)
+            claimed = replace(offer, claimed_at=now)
+            event = self._event({"category": offers.CLAIM_CATEGORY, "eventType": offers.OFFER_CLAIMED,
+                                 "points": offer.points_value,
+                                 "metadata": {"offerId": uuid_text(offer.id), "offerType": offer.offer_type}}, now)
+            with self._storage.transaction():
+                self._storage.put_offer(space, external_id, claimed)
+                self._apply(LoadItem(principal, {"externalId": external_id}), now, [event])
+                self._storage.add_events(space, external_id, [event])
+            return claimed
+
+    def offer_listing(self, space: Space, external_id: str) -> OfferListing | None:
+        """Every stored offer of the user, whatever its status, with the segment now; nothing is
+        issued. None if there is no such user."""
+        now = self._now()
+        with self._lock:
+            profile = self._storage.get(space, external_id)
+            if profile is None:
+                return None
+            metrics = self._snapshot(space, profile, now).metrics
+            return OfferListing(_in_issue_order(self._storage.offers(space, external_id)), now, metrics,
+                                offers.churn_risk(metrics))
+
+    def put_offer(self, principal: Principal, external_id: str, spec: OfferSpec) -> Offer | None:
+        """Place an offer on a stored user as `spec` says (no event is written, even for a claimed
+        one); None if there is no such user. Raises OfferConflict if it would break the cap or its id
+        is another user's offer; the same id of this user's is replaced."""
+        now = self._now()
+        space = principal.space
+        with self._lock:
+            if self._storage.get(space, external_id) is None:
+                return None
+            offer = spec.offer(uuid.uuid4().int, now)
+            owner = self._offer_owners().get(offer.id) if spec.id is not None else None
+            if owner is not None and owner != (space, external_id):
+                raise OfferConflict(_taken(offer.id, owner))
+            held = self._storage.offers(space, external_id)
+            if not offers.fits(held, offer, self._offer_limit):
+                raise OfferConflict(self._over_cap(offer))
+            self._storage.put_offer(space, external_id, offer)
+            return offer
+
+    def _offer_owners(self) -> dict[int, tuple[Space, str]]:
+        """Whose each stored offer is. Offers have no index by id: a placed id is rare (QA's, an
+        export's), so this reads them all, once per call that needs it."""
+        return {offer.id: (space, profile.external_id) for space, _, profile in self._storage.items()
+                for offer in self._storage.offers(space, profile.external_id)}
+
+    def _over_cap(self, offer: Offer) -> str:
+        return (f"the user would hold more than {self._offer_limit} active offers at once between "
+                f"{format_timestamp(offer.issued_at)} and {format_timestamp(offer.expires_at)}: claim one, let one "
+                "expire, or place this one at another time")
+
+    def _placed_offers(self, items: list[LoadItem], now: int) -> list[list[Offer]]:
+        """The offers of each item to store: those its user does not hold yet (loading a fixture again
+        adds nothing). Refuse an id that is another user's, and an offer that breaks the cap."""
+        owners = self._offer_owners() if any(spec.id is not None for item in items for spec in item.offers) else {}
+        held: dict[tuple[Space, str], list[Offer]] = {}
+        placed = []
+        for index, item in enumerate(items):
+            user = (item.principal.space, item.body["externalId"])
+            own = held.setdefault(user, list(self._storage.offers(*user)))
+            new = []
+            for number, spec in enumerate(item.offers):
+                offer = spec.offer(_fixture_offer_id(item, number, spec), now)
+                owner = owners.setdefault(offer.id, user)
+                if owner != user:
+                    raise LoadConflict(index, _taken(offer.id, owner), f"offers.{number}.id")
+                if any(o.id == offer.id for o in own):
+                    continue
+                if not offers.fits(own, offer, self._offer_limit):
+                    raise LoadConflict(index, self._over_cap(offer), f"offers.{number}")
+                own.append(offer)
+                new.append(offer)
+            placed.append(new)
+        return placed
+
     def _event(self, body: dict[str, Any], now: int, identity: int | None = None) -> Event:
         metadata = body.get("metadata")
         return Event(uuid.uuid4().int if identity is None else identity,
@@ -197,15 +325,19 @@ class ProfileStore:
             if any(item.restore.id is not None for item in items):
                 self._check_conflicts(items)
             present = self._check_event_ids(items, events)
+            placed = self._placed_offers(items, now)
             created = 0
             with self._storage.transaction():
-                for item, own in zip(items, events, strict=True):
+                for item, own, own_offers in zip(items, events, placed, strict=True):
                     # Only events not stored yet widen the seen times: an `ago` event loaded again
                     # resolves to a later instant, which would make its user seen later than it was.
                     new = [event for event in own if event.id not in present]
                     created += self._apply(item, now, new)[1]
+                    space, external_id = item.principal.space, item.body["externalId"]
                     if new:
-                        self._storage.add_events(item.principal.space, item.body["externalId"], new)
+                        self._storage.add_events(space, external_id, new)
+                    for offer in own_offers:
+                        self._storage.put_offer(space, external_id, offer)
         return created, len(items) - created
 
     def _loaded_events(self, index: int, item: LoadItem, now: int) -> list[Event]:
@@ -323,8 +455,8 @@ class ProfileStore:
         events; count both."""
         with self._lock:
             doomed, _ = self._storage.page(0, self._storage.count(), partner_id, environment, None)
-            events = self._event_count(doomed)
-            return Counts(self._storage.remove(partner_id, environment), events)
+            events, held = self._event_count(doomed), self._offer_count(doomed)
+            return Counts(self._storage.remove(partner_id, environment), events, held)
 
     def export(self) -> list[dict[str, Any]]:
         """Every profile as a fixture entry that `load` restores exactly, events included."""
@@ -346,14 +478,17 @@ class ProfileStore:
             return self._storage.count()
 
     def counts(self) -> Counts:
-        """How many profiles and events are stored."""
+        """How many profiles, events and offers are stored."""
         with self._lock:
-            return Counts(self._storage.count(),
-                          self._event_count((space, profile) for space, _, profile in self._storage.items()))
+            stored = [(space, profile) for space, _, profile in self._storage.items()]
+            return Counts(len(stored), self._event_count(stored), self._offer_count(stored))
 
     def _event_count(self, profiles: Iterable[tuple[Space, Profile]]) -> int:
         return sum(len(self._storage.journey(space, profile.external_id) or _NO_EVENTS)
                    for space, profile in profiles)
+
+    def _offer_count(self, profiles: Iterable[tuple[Space, Profile]]) -> int:
+        return sum(len(self._storage.offers(space, profile.external_id)) for space, profile in profiles)
 
     def _fixture_entry(self, space: Space, api_key: str, profile: Profile) -> dict[str, Any]:
         entry: dict[str, Any] = {
@@ -371,12 +506,43 @@ class ProfileStore:
         if journey:
             # Oldest first, ties in the order stored: the order that loading restores.
             entry["events"] = [_fixture_event(event) for event in journey]
+        held = self._storage.offers(space, profile.external_id)
+        if held:
+            entry["offers"] = [_fixture_offer(offer) for offer in held]
         return entry
 
 
 def _fixture_event(event: Event) -> dict[str, Any]:
     """An event as a fixture entry carries it: absolute time and id, so it loads back the same."""
     return {"id": uuid_text(event.id), **event_fields(event)}
+
+
+def _fixture_offer(offer: Offer) -> dict[str, Any]:
+    """An offer as a fixture entry carries it: every field and absolute times, so it loads back the same."""
+    entry = {"id": uuid_text(offer.id), "offerType": offer.offer_type, "gameType": offer.game_type,
+             "title": offer.title, "description": offer.description, "pointsValue": offer.points_value,
+             "metadata": unpack_metadata(offer.metadata), "issuedAt": format_timestamp(offer.issued_at),
+             "expiresAt": format_timestamp(offer.expires_at)}
+    if offer.claimed_at is not None:
+        entry["claimedAt"] = format_timestamp(offer.claimed_at)
+    return entry
+
+
+def _in_issue_order(held: Iterable[Offer]) -> list[Offer]:
+    """Oldest issue first; offers issued at one instant in the order stored (sorted is stable)."""
+    return sorted(held, key=lambda offer: offer.issued_at)
+
+
+def _taken(offer_id: int, owner: tuple[Space, str]) -> str:
+    return f"id {uuid.UUID(int=offer_id)} is already an offer of externalId {owner[1]!r}"
+
+
+def _fixture_offer_id(item: LoadItem, number: int, spec: OfferSpec) -> int:
+    """The id of a fixture offer given without one, derived as `_fixture_event_id` derives an event's."""
+    given = {**asdict(spec), "metadata": unpack_metadata(spec.metadata)}
+    key = json.dumps([item.principal.partner_id, item.principal.environment, item.body["externalId"], number, given],
+                     sort_keys=True, separators=(",", ":"))
+    return uuid.uuid5(_FIXTURE_OFFERS, key).int
 
 
 def _fixture_event_id(item: LoadItem, number: int, event: LoadEvent) -> int:

@@ -12,7 +12,7 @@ the copy (the one mock that holds the file's lock is its only writer).
 
 The tables are meant to be read by people too (`sqlite3 FILE`): columns carry the API's field
 names, ids are UUID text, times are RFC 3339 text and tags/metadata are JSON text. Events keep
-their order of arrival in `seq`: `SELECT * FROM events ORDER BY seq`.
+their order of arrival in `seq`: `SELECT * FROM events ORDER BY seq`; offers their order of issue.
 """
 from __future__ import annotations
 
@@ -30,14 +30,15 @@ from typing import Any
 from ..clock import format_timestamp, parse_timestamp
 from .events import Event, Journey, packed_campaign
 from .memory import MemoryStorage
+from .offers import Offer
 from .storage import Profile, ProfileFields, Space, uuid_text
 
-# Schema 2 added the events table. A schema 1 file (profiles only) is a schema 2 file without
-# events: it is upgraded in place at open. The number still had to change: a mock of schema 1
-# would open a newer file without a word, serve its profiles without their events, and its
-# reset would leave the events behind, to come back with the next profile of the same externalId.
-SCHEMA_VERSION = "2"
-UPGRADES_FROM = ("1",)
+# Schema 2 added the events table, schema 3 the offers table. An older file is a newer one with
+# those tables empty: it is upgraded in place at open. The number still had to change: an older
+# mock would open a newer file without a word, serve its profiles without their events or offers,
+# and its reset would leave them behind, to come back with the next profile of the same externalId.
+SCHEMA_VERSION = "3"
+UPGRADES_FROM = ("1", "2")
 SQLITE_HEADER = b"SQLite format 3\x00"
 SYNC_MODES = ("normal", "full")
 BUSY_TIMEOUT_MS = 5000  # another process (the sqlite3 shell, say) may hold the write lock briefly
@@ -54,6 +55,12 @@ ADD_EVENTS = f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.joi
 # journey's own order, so each event is appended, never inserted as a backfill (RFC 3339 text with
 # whole seconds and four-digit years sorts as time does; SQLite sorts each user's events apart).
 # 100,000 events tracked newest first loaded in 16.5 s in arrival order, 0.7 s in this one.
+OFFER_COLUMNS = ("id", "partnerId", "environment", "externalId", "offerType", "gameType", "title", "description",
+                 "pointsValue", "issuedAt", "expiresAt", "claimedAt", "metadata")
+# A claim rewrites its offer in place (the id is unique), keeping its seq: the order offers were issued.
+PUT_OFFER = (f"INSERT INTO offers ({', '.join(OFFER_COLUMNS)}) VALUES ({', '.join('?' * len(OFFER_COLUMNS))}) "
+             "ON CONFLICT (id) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in OFFER_COLUMNS[4:]))
+LOAD_OFFERS = f"SELECT {', '.join(OFFER_COLUMNS)} FROM offers ORDER BY seq"
 LOAD_EVENTS = ("SELECT partnerId, environment, externalId, id, occurredAt, category, eventType, points, metadata "
                "FROM events ORDER BY partnerId, environment, externalId, occurredAt, seq")
 
@@ -99,9 +106,11 @@ class SqliteStorage:
                          f"ON CONFLICT (partnerId, environment, externalId) DO UPDATE SET {updates}")
         self._memory = MemoryStorage()
         # Inside transaction(): the profiles it replaced, to put back if it fails, and the events
-        # it added, for the copy once it commits (a journey cannot take events back). None outside.
+        # (a journey cannot take events back) and offers it added, for the copy once it commits.
+        # None outside.
         self._undo: list[tuple[Space, str, Profile | None]] | None = None
         self._added: list[tuple[Space, str, Sequence[Event]]] | None = None
+        self._placed: list[tuple[Space, str, Offer]] | None = None  # and the offers it stored
         self._load(self._db())  # and fail at start, not on the first request, if the file is unusable
 
     # -- the connection ----------------------------------------------------------------------
@@ -197,6 +206,12 @@ class SqliteStorage:
             # It orders the load and finds a partner's events for a reset; it costs ~3 µs of the ~22 µs
             # of server CPU per event tracked over HTTP (batches of 100 over 10 users).
             db.execute("CREATE INDEX IF NOT EXISTS events_by_user ON events (partnerId, environment, externalId)")
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS offers (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, "
+                "partnerId TEXT NOT NULL, environment TEXT NOT NULL, externalId TEXT NOT NULL, "
+                "offerType TEXT NOT NULL, gameType TEXT NOT NULL, title TEXT NOT NULL, description TEXT NOT NULL, "
+                "pointsValue INTEGER NOT NULL, issuedAt TEXT NOT NULL, expiresAt TEXT NOT NULL, claimedAt TEXT, "
+                "metadata TEXT)")
 
     @contextmanager
     def _atomic(self, db: sqlite3.Connection) -> Iterator[None]:
@@ -243,9 +258,26 @@ class SqliteStorage:
         else:
             self._memory.add_events(space, external_id, events)
 
+    def offers(self, space: Space, external_id: str) -> Sequence[Offer]:
+        return self._memory.offers(space, external_id)
+
+    def put_offer(self, space: Space, external_id: str, offer: Offer) -> None:
+        # As add_events: committed by itself outside transaction(), in the copy once committed inside.
+        with self._writing() as db:
+            db.execute(PUT_OFFER, (
+                uuid_text(offer.id), *space, external_id, offer.offer_type, offer.game_type, offer.title,
+                offer.description, offer.points_value, format_timestamp(offer.issued_at),
+                format_timestamp(offer.expires_at),
+                None if offer.claimed_at is None else format_timestamp(offer.claimed_at),
+                None if offer.metadata is None else offer.metadata.decode("utf-8")))
+        if self._placed is not None:
+            self._placed.append((space, external_id, offer))
+        else:
+            self._memory.put_offer(space, external_id, offer)
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        self._undo, self._added = [], []
+        self._undo, self._added, self._placed = [], [], []
         try:
             with self._atomic(self._db()):
                 yield
@@ -256,8 +288,10 @@ class SqliteStorage:
         else:
             for space, external_id, events in self._added:
                 self._memory.add_events(space, external_id, events)
+            for space, external_id, offer in self._placed:
+                self._memory.put_offer(space, external_id, offer)
         finally:
-            self._undo = self._added = None
+            self._undo = self._added = self._placed = None
 
     def owners(self, ids: Collection[int]) -> dict[int, tuple[Space, str]]:
         return self._memory.owners(ids)
@@ -275,8 +309,8 @@ class SqliteStorage:
     def remove(self, partner_id: str | None, environment: str | None) -> int:
         where, values = self._filters(partner_id, environment)
         with self._writing() as db:
-            db.execute(f"DELETE FROM profiles {where}", values)
-            db.execute(f"DELETE FROM events {where}", values)
+            for table in ("profiles", "events", "offers"):
+                db.execute(f"DELETE FROM {table} {where}", values)
         return self._memory.remove(partner_id, environment)
 
     def count(self) -> int:
@@ -331,12 +365,24 @@ class SqliteStorage:
             # such events stay in the file, out of sight.
             if self._memory.get(space, external_id) is not None:
                 self._memory.add_events(space, external_id, [_event(*row[3:]) for row in found])
+        for row in db.execute(LOAD_OFFERS):
+            space = (row[1], row[2])
+            if self._memory.get(space, row[3]) is not None:  # as events: a hand-orphaned offer stays out of sight
+                self._memory.put_offer(space, row[3], _offer(row))
 
     def _profile(self, external_id: str, row: tuple[Any, ...]) -> Profile:
         texts = len(self._fields.text)
         return Profile(uuid.UUID(row[0]).int, external_id, parse_timestamp(row[1]), parse_timestamp(row[2]),
                        tuple(row[3:3 + texts]),
                        tuple(None if value is None else value.encode("utf-8") for value in row[3 + texts:]))
+
+
+def _offer(row: tuple[Any, ...]) -> Offer:
+    """An offer as the offers table holds it (a row in OFFER_COLUMNS order)."""
+    claimed_at, metadata = row[11], row[12]
+    return Offer(uuid.UUID(row[0]).int, row[4], row[5], row[6], row[7], row[8], parse_timestamp(row[9]),
+                 parse_timestamp(row[10]), None if claimed_at is None else parse_timestamp(claimed_at),
+                 None if metadata is None else metadata.encode("utf-8"))
 
 
 def _event(event_id: str, occurred_at: str, category: str, event_type: str, points: int,

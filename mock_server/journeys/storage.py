@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from .events import Event, Journey
+from .offers import Offer
 
 Space = tuple[str, str]  # (partnerId, environment): no lookup crosses it
 
@@ -86,6 +87,13 @@ class Storage(Protocol):
     def add_events(self, space: Space, external_id: str, events: Sequence[Event]) -> None:
         """Append events to a stored profile's journey; durable when this returns, as `put`."""
 
+    def offers(self, space: Space, external_id: str) -> Sequence[Offer]:
+        """The stored profile's offers in the order first stored (issue order); empty if none."""
+
+    def put_offer(self, space: Space, external_id: str, offer: Offer) -> None:
+        """Store an offer of a stored profile, new or changed (the same id replaces it in place);
+        durable when this returns, as `put`."""
+
     def transaction(self) -> AbstractContextManager[None]:
         """Writes inside are kept together: all of them, or none if the block raises."""
 
@@ -107,8 +115,8 @@ class Storage(Protocol):
         """Every profile with its space and that space's api key, in `page` order."""
 
     def remove(self, partner_id: str | None, environment: str | None) -> int:
-        """Delete the spaces matching the filters (every space without any), profiles and events;
-        count the profiles."""
+        """Delete the spaces matching the filters (every space without any): profiles, events and
+        offers; count the profiles."""
 
     def count(self) -> int:
         """How many profiles are stored."""
