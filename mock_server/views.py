@@ -1,10 +1,12 @@
-"""How profiles and events are written in answers: field order as in the documented examples."""
+"""How profiles, events and offers are written in answers: field order as in the documented examples."""
 from __future__ import annotations
 
 from typing import Any
 
 from .clock import format_timestamp
-from .journeys.events import Event, event_fields, unpack
+from .journeys import offers
+from .journeys.events import Event, event_fields, unpack, unpack_metadata
+from .journeys.offers import Offer
 from .journeys.profiles import Snapshot
 from .journeys.storage import ProfileFields, Space, uuid_text
 
@@ -35,4 +37,21 @@ def event(space: Space, external_id: str, stored: Event) -> dict[str, Any]:
         "externalId": external_id,
         "environment": space[1],
         **event_fields(stored),
+    }
+
+
+def offer(external_id: str, stored: Offer, now: int) -> dict[str, Any]:
+    """One offer of `external_id` with its status at `now` (epoch seconds)."""
+    return {
+        "id": uuid_text(stored.id),
+        "externalId": external_id,
+        "offerType": stored.offer_type,
+        "gameType": stored.game_type,
+        "title": stored.title,
+        "description": stored.description,
+        "pointsValue": stored.points_value,
+        "status": offers.status(stored, now),
+        "expiresAt": format_timestamp(stored.expires_at),
+        "claimedAt": None if stored.claimed_at is None else format_timestamp(stored.claimed_at),
+        "metadata": unpack_metadata(stored.metadata),
     }

@@ -2,6 +2,6 @@
 from __future__ import annotations
 
 from ..operations import Handler
-from . import events, users
+from . import events, offers, users
 
-HANDLERS: dict[str, Handler] = {**users.HANDLERS, **events.HANDLERS}
+HANDLERS: dict[str, Handler] = {**users.HANDLERS, **events.HANDLERS, **offers.HANDLERS}
