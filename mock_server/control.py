@@ -1,4 +1,5 @@
-"""The control API under /__mock/: reset, inspect, load, export, break and time-shift the mock.
+"""The control API under /__mock/: reset, inspect, load, export, break and time-shift the mock, and
+place offers.
 
 Described by control-openapi.yaml, whose schemas validate every body and query here. It is
 not part of the GamifyHost contract and can be switched off (--no-control-api).
@@ -14,9 +15,11 @@ from flask import Blueprint, current_app, request
 from . import views
 from .api.users import USER_NOT_FOUND
 from .auth import Principal
-from .clock import parse_instant
+from .clock import format_timestamp, parse_instant
 from .errors import INVALID_BODY, ApiError
-from .fixtures import FixtureError, export_document
+from .fixtures import FixtureError, export_document, offer_spec
+from .journeys.offers import Offer
+from .journeys.profiles import OfferConflict
 from .state import MockState, current_state
 from .validation import parse_json_body, validate_body
 
@@ -51,14 +54,15 @@ def reset() -> dict[str, Any]:
     body = _body(state, "reset", optional=True)
     if body:
         removed = state.store.remove(body.get("partnerId"), body.get("environment"))
-        return _ok({"removedProfiles": removed.profiles, "removedEvents": removed.events, "journalCleared": False,
-                    "faultsCleared": False, "clockReset": False})
+        return _ok({"removedProfiles": removed.profiles, "removedEvents": removed.events,
+                    "removedOffers": removed.offers, "journalCleared": False, "faultsCleared": False,
+                    "clockReset": False})
     removed = state.store.remove()
     state.journal.clear()
     state.faults.clear()
     state.clock.resume()
-    return _ok({"removedProfiles": removed.profiles, "removedEvents": removed.events, "journalCleared": True,
-                "faultsCleared": True, "clockReset": True})
+    return _ok({"removedProfiles": removed.profiles, "removedEvents": removed.events,
+                "removedOffers": removed.offers, "journalCleared": True, "faultsCleared": True, "clockReset": True})
 
 
 @bp.get("/profiles")
@@ -84,6 +88,44 @@ def list_events() -> dict[str, Any]:
         raise ApiError(404, USER_NOT_FOUND)
     events, total = found
     return _ok([views.event(space, q["externalId"], event) for event in events], meta=_page_meta(page, limit, total))
+
+
+def _offer(external_id: str, offer: Offer, now: int) -> dict[str, Any]:
+    """An offer as the API writes it, with its issue time (which the API does not show)."""
+    return {**views.offer(external_id, offer, now), "issuedAt": format_timestamp(offer.issued_at)}
+
+
+@bp.get("/offers")
+def list_offers() -> dict[str, Any]:
+    """Every offer of one user, whatever its status, and the segment they follow; issues nothing."""
+    state = current_state()
+    q = _query(state, "listOffers")
+    listing = state.store.offer_listing((q["partnerId"], q["environment"]), q["externalId"])
+    if listing is None:
+        raise ApiError(404, USER_NOT_FOUND)
+    metrics = listing.metrics
+    return _ok({"offers": [_offer(q["externalId"], offer, listing.now) for offer in listing.offers],
+                "segment": {"lifecycleStage": metrics.lifecycleStage, "engagementTier": metrics.engagementTier,
+                            "engagementScore": metrics.engagementScore, "churnRisk": listing.churn_risk}})
+
+
+@bp.post("/offers")
+def place_offer() -> tuple[dict[str, Any], int]:
+    """Put an offer on a stored user as the body says, whatever its segment earns."""
+    state = current_state()
+    body = _body(state, "placeOffer")
+    spec, refused = offer_spec(body)
+    if refused:
+        raise ApiError(400, INVALID_BODY, [{"field": name, "message": f"{name}: {why}"}
+                                           for name, why in refused.items()])
+    try:
+        offer = state.store.put_offer(Principal(body["partnerId"], body["environment"], api_key=""),
+                                      body["externalId"], spec)
+    except OfferConflict as exc:
+        raise ApiError(409, str(exc)) from None
+    if offer is None:
+        raise ApiError(404, USER_NOT_FOUND)
+    return _ok(_offer(body["externalId"], offer, int(state.clock.now().timestamp()))), 201
 
 
 @bp.post("/fixtures")

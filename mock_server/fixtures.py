@@ -1,6 +1,6 @@
 """Fixture documents: reading them, checking all of them, loading them whole, and exporting.
 
-A fixture document is `{profiles: [{apiKey, profile, id?, firstSeenAt?, lastSeenAt?, events?}]}`
+A fixture document is `{profiles: [{apiKey, profile, id?, firstSeenAt?, lastSeenAt?, events?, offers?}]}`
 as the control spec defines it. Loading checks every entry of every document first (schema, key,
 timestamps, id clashes) and then loads them in one step, so a bad entry loads nothing.
 """
@@ -22,6 +22,8 @@ from .auth import Authenticator
 from .clock import format_timestamp, parse_timestamp
 from .errors import ApiError
 from .journeys.engine import DAY
+from .journeys.events import pack_metadata
+from .journeys.offers import OfferSpec
 from .journeys.profiles import LoadConflict, LoadEvent, LoadItem, ProfileStore, Restore
 from .validation import capped, describe, quote, sorted_errors
 
@@ -105,7 +107,8 @@ def where(source: str, document: Any, index: int) -> str:
 
 
 def ago_seconds(ago: str) -> int:
-    """How many seconds a schema-valid `ago` ("3d", "12h", "90m", "45s") stands for."""
+    """How many seconds a schema-valid `ago` ("3d", "12h", "90m", "45s") stands for; an offer's
+    `expiresIn` is written the same way and may start with "-" ("-1h": -3600)."""
     return int(ago[:-1]) * _AGO_UNITS[ago[-1]]
 
 
@@ -148,10 +151,11 @@ def check_schema(documents: list[tuple[str, Any]], validator: Draft202012Validat
 @dataclass
 class _Given:
     """The ids given so far in one load: profile ids by the (partner, environment, externalId) they
-    were given to, event ids by where (`origin, events.N`)."""
+    were given to, event and offer ids by where (`origin, events.N`, `origin, offers.N`)."""
 
     profiles: dict[int, tuple[str, str, str]]
     events: dict[int, str]
+    offers: dict[int, str]
 
 
 def _events(origin: str, path: str, entry: dict[str, Any], given: _Given) -> tuple[list[LoadEvent], list[Problem]]:
@@ -166,6 +170,45 @@ def _events(origin: str, path: str, entry: dict[str, Any], given: _Given) -> tup
                                                                  f"({given.events[identity]})"))
         events.append(LoadEvent(_track_fields(event), identity, ago_seconds(event["ago"]) if "ago" in event else 0))
     return events, problems
+
+
+def offer_spec(offer: dict[str, Any]) -> tuple[OfferSpec, dict[str, str]]:
+    """A schema-valid FixtureOffer as the store takes it, and why any of its times cannot be held,
+    by field name."""
+    times: dict[str, int] = {}
+    refused: dict[str, str] = {}
+    for name in ("issuedAt", "expiresAt", "claimedAt"):
+        if name in offer:
+            try:
+                times[name] = parse_timestamp(offer[name])
+            except ValueError as exc:
+                refused[name] = str(exc)
+    spec = OfferSpec(
+        offer["offerType"], id=uuid.UUID(offer["id"]).int if "id" in offer else None,
+        game_type=offer.get("gameType"), title=offer.get("title"), description=offer.get("description"),
+        points_value=offer.get("pointsValue"), metadata=pack_metadata(offer.get("metadata", {})),
+        issued_at=times.get("issuedAt"), issued_ago=ago_seconds(offer["issuedAgo"]) if "issuedAgo" in offer else 0,
+        expires_at=times.get("expiresAt"),
+        expires_in=ago_seconds(offer["expiresIn"]) if "expiresIn" in offer else None,
+        claimed_at=times.get("claimedAt"))
+    return spec, refused
+
+
+def _offers(origin: str, path: str, entry: dict[str, Any], given: _Given) -> tuple[list[OfferSpec], list[Problem]]:
+    """A schema-valid entry's offers to place, any time that cannot be held, and any id already
+    given to an earlier offer."""
+    specs, problems = [], []
+    for index, offer in enumerate(entry.get("offers", ())):
+        spec, refused = offer_spec(offer)
+        problems += [Problem(f"{path}.offers.{index}.{name}", f"{origin}: offers.{index}.{name}: {why}")
+                     for name, why in refused.items()]
+        here = f"{origin}, offers.{index}"
+        if spec.id is not None and given.offers.setdefault(spec.id, here) != here:
+            problems.append(Problem(f"{path}.offers.{index}.id", f"{origin}: offers.{index}.id: id {offer['id']} is "
+                                                                 f"also the id of an earlier offer "
+                                                                 f"({given.offers[spec.id]})"))
+        specs.append(spec)
+    return specs, problems
 
 
 def _check_entry(origin: str, path: str, entry: dict[str, Any], authenticator: Authenticator,
@@ -192,7 +235,8 @@ def _check_entry(origin: str, path: str, entry: dict[str, Any], authenticator: A
     if restore.first_seen is not None and restore.last_seen is not None and restore.last_seen < restore.first_seen:
         problems.append(Problem(f"{path}.lastSeenAt", f"{origin}: lastSeenAt: is before firstSeenAt"))
     events, event_problems = _events(origin, path, entry, given)
-    problems += event_problems
+    offers, offer_problems = _offers(origin, path, entry, given)
+    problems += event_problems + offer_problems
     if principal is None:
         return None, problems
     if restore.id is not None:
@@ -201,7 +245,7 @@ def _check_entry(origin: str, path: str, entry: dict[str, Any], authenticator: A
         if first != owner:
             problems.append(Problem(f"{path}.id", f"{origin}: id: id {restore.id} already belongs to "
                                                   f"externalId {quote(first[2])}"))
-    return LoadItem(principal, entry["profile"], restore, tuple(events)), problems
+    return LoadItem(principal, entry["profile"], restore, tuple(events), tuple(offers)), problems
 
 
 def plan(documents: list[tuple[str, Any]], validator: Draft202012Validator,
@@ -210,12 +254,12 @@ def plan(documents: list[tuple[str, Any]], validator: Draft202012Validator,
     (as messages name it, and its path in its document).
 
     Raises one FixtureError listing every problem found, entry by entry: schema violations,
-    refused keys, bad timestamps, and one id given to two profiles or two events.
+    refused keys, bad timestamps, and one id given to two profiles, two events or two offers.
     """
     items: list[LoadItem] = []
     origins: list[tuple[str, str]] = []
     problems: list[Problem] = []
-    given = _Given({}, {})
+    given = _Given({}, {}, {})
     for source, document in documents:
         found = _schema_problems(source, document, validator)
         if None in found:  # no list of entries to go through

@@ -3,7 +3,8 @@
 Each profile goes to POST /v1/user-journeys/users, then its events to POST /v1/user-journeys/track
 in batches of at most 100. A profile of nothing but an externalId, with events, is not upserted:
 its events create it, so that it is seen when they happened (an upsert would make it seen at seed
-time, and an at_risk user active).
+time, and an at_risk user active). Offers are not sent: the public API cannot place them (only
+the mock's own control API and --fixtures can); each entry counts the offers it leaves out.
 
 Upserts are idempotent and a batch is stored whole or not at all, so 5xx answers and failed
 connections are retried with exponential backoff (urllib3's Retry). A batch is not resent after
@@ -38,13 +39,14 @@ BATCH: int = load_contract().resolve("#/components/schemas/TrackEventsRequest")[
 
 @dataclass(frozen=True)
 class SeedEntry:
-    """One profile to send: where it came from, the key to send it with, the body, and its events
-    as trackEvent bodies (times absolute)."""
+    """One profile to send: where it came from, the key to send it with, the body, its events
+    as trackEvent bodies (times absolute), and how many offers of it are left out (not sent)."""
 
     origin: str
     api_key: str
     body: dict[str, Any]
     events: list[dict[str, Any]] = field(default_factory=list)
+    offers_left_out: int = 0
 
     @property
     def upserted(self) -> bool:
@@ -116,7 +118,8 @@ def entries_from(documents: list[tuple[str, Any]], overrides: dict[str, str],
                     continue
             external_id = item["profile"]["externalId"]
             entries.append(SeedEntry(where(source, document, index), key, item["profile"],
-                                     [track_body(external_id, event, now) for event in item.get("events", ())]))
+                                     [track_body(external_id, event, now) for event in item.get("events", ())],
+                                     len(item.get("offers", ()))))
     return entries, skipped
 
 

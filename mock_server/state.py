@@ -28,8 +28,8 @@ from .parameters import Parameters
 from .spec import Contract, load_contract, load_control_contract
 
 TRACK_USER = "trackUser"
-CONTROL_BODIES = ("reset", "loadFixtures", "addFault", "setClock")
-CONTROL_QUERIES = ("listProfiles", "listEvents", "listRequests")
+CONTROL_BODIES = ("reset", "loadFixtures", "addFault", "setClock", "placeOffer")
+CONTROL_QUERIES = ("listProfiles", "listEvents", "listRequests", "listOffers")
 EXTENSION = "gamifyhost_mock"
 
 

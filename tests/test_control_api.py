@@ -42,8 +42,8 @@ def test_full_reset_clears_profiles_journal_faults_and_clock(client, store, cloc
     post(client, "faults", {"type": "error", "count": 5})
     post(client, "clock", {"action": "freeze", "at": "2030-01-01T00:00:00Z"})
     body = client.post("/__mock/reset").get_json()
-    assert body == {"status": "success", "data": {"removedProfiles": 3, "removedEvents": 3, "journalCleared": True,
-                                                  "faultsCleared": True, "clockReset": True}}
+    assert body == {"status": "success", "data": {"removedProfiles": 3, "removedEvents": 3, "removedOffers": 0,
+                                                  "journalCleared": True, "faultsCleared": True, "clockReset": True}}
     assert len(store) == 0
     assert client.get("/__mock/requests").get_json()["data"] == []
     assert client.get("/__mock/faults").get_json()["data"] == []
