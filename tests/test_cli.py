@@ -96,7 +96,8 @@ def test_fixtures_demo_is_the_shipped_data_set_and_keys_demo_its_keys(runner, mo
     documents = [doc for _, doc in read_documents([root / "fixtures"])]
     shipped = sum(len(doc["profiles"]) for doc in documents)
     events = sum(len(entry.get("events", ())) for doc in documents for entry in doc["profiles"])
-    assert output == f"loaded {shipped} profiles and {events} events from {root / 'fixtures'}\n"
+    offers = sum(len(entry.get("offers", ())) for doc in documents for entry in doc["profiles"])
+    assert output == f"loaded {shipped} profiles, {events} events and {offers} offers from {root / 'fixtures'}\n"
     refused = app.test_client().post("/v1/user-journeys/users", json={"externalId": "x"},
                                      headers={"X-API-Key": "pk_test_revoked_key"})
     assert refused.get_json()["message"] == "API key has been revoked"  # examples/keys.yaml is in force
@@ -106,7 +107,7 @@ def test_fixtures_demo_loads_without_a_keys_file_too(runner, monkeypatch):
     """Its keys are well-formed pk_ keys, so without --keys they authenticate as derived partners."""
     output, app = served_app(runner, monkeypatch, "--fixtures", "demo")
     profiles = app.test_client().get("/__mock/profiles?limit=100").get_json()
-    assert output.startswith(f"loaded {profiles['meta']['total']} profiles and ")
+    assert output.startswith(f"loaded {profiles['meta']['total']} profiles, ")
     assert profiles["meta"]["total"] >= 50
     assert {p["partnerId"] for p in profiles["data"]} >= {derived_partner_id("globex")}
 

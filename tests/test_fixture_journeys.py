@@ -61,6 +61,27 @@ def test_shipped_fixtures_have_a_user_in_every_stage_and_tier_whatever_the_date(
     assert {tier for _, tier in shown.values()} == set(TIERS)
 
 
+@pytest.mark.parametrize("now", [datetime(2026, 3, 1, 12, 0, tzinfo=UTC),
+                                 datetime(2061, 11, 17, 3, 15, 42, tzinfo=UTC)])
+def test_shipped_fixtures_place_their_offers_relative_to_the_mocks_clock(now):
+    """Seen by the control listing, which issues nothing: only the placed offers, whatever the date."""
+    client = client_at(Clock(frozen_at=now), FIXTURES=[ROOT / "fixtures"], KEYS_FILE=ROOT / "examples" / "keys.yaml")
+    partner = user(client, "stage-new", ACME_TEST_KEY)["partnerId"]
+
+    def placed(external_id: str) -> list[tuple[str, str, str, str, dict[str, Any]]]:
+        listing = client.get(f"/__mock/offers?partnerId={partner}&environment=TEST&externalId={external_id}")
+        return [(o["offerType"], o["status"], o["issuedAt"], o["expiresAt"], o["metadata"])
+                for o in listing.get_json()["data"]["offers"]]
+
+    def at(hours: int) -> str:
+        return (now + timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    assert placed("stage-new") == [("welcome_free_play", "active", at(-47), at(7 * 24 - 47), {})]
+    assert placed("tier-whale") == [("vip_play", "active", at(-24), at(6 * 24), {"tableId": "high-roller-1"})]
+    assert placed("stage-churned") == [("win_back_play", "expired", at(-240), at(-72), {})]
+    assert placed("stage-active") == []
+
+
 # --- relative times and seen times -------------------------------------------------------
 
 def test_ago_counts_back_from_the_mocks_clock_at_load_time(client, clock):

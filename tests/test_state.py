@@ -371,6 +371,8 @@ def test_a_restart_with_the_same_fixtures_adds_no_event_twice(tmp_path):
     documents = [document for _, document in read_documents([shipped])]
     profiles = sum(len(document["profiles"]) for document in documents)
     events = sum(len(entry.get("events", ())) for document in documents for entry in document["profiles"])
+    offers = sum(len(entry.get("offers", ())) for document in documents for entry in document["profiles"])
     assert sum(len(entry.get("events", ())) for entry in exported["profiles"]) == events > 100
+    assert sum(len(entry.get("offers", ())) for entry in exported["profiles"]) == offers > 0  # placed once too
     assert [line for line in outputs[1].splitlines() if line.startswith("state:")] == [
-        f"state: {profiles} profiles and {events} events kept in {state}"]
+        f"state: {profiles} profiles, {events} events and {offers} offers kept in {state}"]
