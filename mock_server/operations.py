@@ -7,19 +7,22 @@ the answer's `data`. An operation added to the spec needs a handler and nothing 
 """
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Response, current_app, request
 from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import MethodNotAllowed
 from werkzeug.routing import BaseConverter
 
 from .auth import Principal
 from .errors import ApiError
 from .parameters import Parameters
-from .spec import PATH_PARAMETER, AcceptFast, Contract, pointer
+from .spec import PATH_PARAMETER, AcceptFast, Contract, PathOwners, pointer
 from .validation import ErrorSource, parse_json_body, validate_body
 
 if TYPE_CHECKING:
@@ -118,24 +121,41 @@ def blueprint(operations: dict[str, Operation], handlers: dict[str, Handler],
                          f"{sorted(unknown)}")
     bp = Blueprint("api", __name__)
     bp.record_once(lambda setup: setup.app.url_map.converters.update(text=AnyText))
-    bp.after_request(_sorted_allow)
+    owners = PathOwners(op.path for op in operations.values())
+    methods: dict[str, set[str]] = {}
     for op in operations.values():
+        methods.setdefault(op.path, {"OPTIONS"}).update([op.method, "HEAD"] if op.method == "GET" else [op.method])
+    allowed = {path: ", ".join(sorted(names)) for path, names in methods.items()}  # as an Allow header says them
+    bp.after_app_request(partial(_spec_allow, owners, allowed))
+    for op in operations.values():
+        # The more literal templates that can take this operation's paths but not its method: werkzeug
+        # routes such a request here (GET /users/u1/offers/o1/claim to getUser), their owner says 405.
+        shadows = [pattern for template, pattern in owners.patterns
+                   if len(PATH_PARAMETER.sub("", template)) > len(PATH_PARAMETER.sub("", op.path))
+                   and op.method not in methods[template]]
         # Slashes are kept as sent: merging them (with a redirect) would change an externalId like "a//b".
-        bp.add_url_rule(op.rule, endpoint=op.id, view_func=_view(op.id, handlers[op.id], state),
-                        methods=[op.method], merge_slashes=False)
+        bp.add_url_rule(op.rule, endpoint=op.id, view_func=_view(op.id, handlers[op.id], state, shadows, owners,
+                                                                 allowed), methods=[op.method], merge_slashes=False)
     return bp
 
 
-def _sorted_allow(response: Response) -> Response:
-    """The methods of an OPTIONS answer in one order: werkzeug's come from a set, whose order
-    varied from run to run (HEAD, GET, OPTIONS or HEAD, OPTIONS, GET)."""
+def _spec_allow(owners: PathOwners, allowed: dict[str, str], response: Response) -> Response:
+    """An Allow header (OPTIONS, 405) names the methods of the spec path that owns the request path,
+    in one order. werkzeug's gathered every rule matching the path, so the claim's path also
+    offered getUser's GET; and came from a set, whose order varied from run to run."""
     if "Allow" in response.headers:
-        response.headers["Allow"] = ", ".join(sorted(response.headers["Allow"].split(", ")))
+        owner = owners.owner(request.path)
+        response.headers["Allow"] = (allowed[owner] if owner is not None
+                                     else ", ".join(sorted(response.headers["Allow"].split(", "))))
     return response
 
 
-def _view(op_id: str, handler: Handler, state_of: Callable[[], MockState]) -> Callable[..., ResponseReturnValue]:
+def _view(op_id: str, handler: Handler, state_of: Callable[[], MockState], shadows: list[re.Pattern[str]],
+          owners: PathOwners, allowed: dict[str, str]) -> Callable[..., ResponseReturnValue]:
     def view(**path: str) -> ResponseReturnValue:
+        if shadows and any(pattern.fullmatch(request.path) for pattern in shadows):
+            owner = owners.owner(request.path)
+            raise MethodNotAllowed(valid_methods=allowed[owner].split(", ") if owner else None)
         state = state_of()
         return current_app.json.response({"status": "success", "data": run(state, state.operations[op_id],
                                                                            handler, path)})

@@ -6,6 +6,7 @@ of a part of the spec and never restates a rule in Python.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
@@ -188,27 +189,39 @@ class Contract:
         return ref + pointer("content", "application/json", "schema")
 
     def operation_id_at(self, path: str, method: str) -> str | None:
-        """The operationId serving a request path and method, if the document has one.
-
-        A literal path wins over a template, and a template with more literal text over one with
-        less; a parameter matches one or more characters, '/' included, as the mock routes them.
-        """
+        """The operationId serving a request path and method, if the document has one (see PathOwners:
+        a method of a less literal template that also matches does not count, as the mock answers 405)."""
         paths = self.document["paths"]
-        templates = sorted((t for t in paths if "{" in t), key=lambda t: -len(PATH_PARAMETER.sub("", t)))
-        literal_parts = {t: PATH_PARAMETER.split(t)[::2] for t in templates}  # split also yields the names
-        candidates = [paths[path]] if path in paths else [
-            paths[t] for t in templates if re.fullmatch(".+".join(map(re.escape, literal_parts[t])), path, re.S)]
-        for item in candidates:
-            operation = item.get(method.lower())
-            if operation:
-                return str(operation["operationId"])
-        return None
+        owner = PathOwners(paths).owner(path)
+        operation = paths[owner].get(method.lower()) if owner is not None else None
+        return str(operation["operationId"]) if operation else None
 
     def request_properties(self, operation_id: str) -> dict[str, Any]:
         """Property name -> resolved schema of an operation's request body, in spec order."""
         schema = self.resolve(self.request_schema_ref(operation_id))
         return {name: self.resolve(prop["$ref"]) if "$ref" in prop else prop
                 for name, prop in schema["properties"].items()}
+
+
+class PathOwners:
+    """Which of the spec's paths serves a request path: a literal path wins over a template, and a
+    template with more literal text over one with less; a parameter matches one or more characters,
+    '/' included, as the mock routes them. So `/users/u1/offers/o1/claim` belongs to the claim's
+    template alone, although getUser's `/users/{externalId}` matches it too."""
+
+    def __init__(self, paths: Iterable[str]) -> None:
+        paths = list(paths)
+        self._literal = {path for path in paths if "{" not in path}
+        templates = sorted((path for path in paths if "{" in path), key=lambda t: -len(PATH_PARAMETER.sub("", t)))
+        # split also yields the parameters' names: every other part is literal text
+        self.patterns = [(t, re.compile(".+".join(map(re.escape, PATH_PARAMETER.split(t)[::2])), re.S))
+                         for t in templates]
+
+    def owner(self, path: str) -> str | None:
+        """The spec path serving `path`, or None."""
+        if path in self._literal:
+            return path
+        return next((template for template, pattern in self.patterns if pattern.fullmatch(path)), None)
 
 
 class AcceptFast:

@@ -48,7 +48,8 @@ def test_every_operation_in_the_spec_has_a_handler_and_every_handler_an_operatio
     document = load_contract().document
     in_spec = {op["operationId"] for item in document["paths"].values() for op in item.values()
                if isinstance(op, dict) and "operationId" in op}
-    assert in_spec == set(HANDLERS) == {"trackUser", "getUser", "getUserTimeline", "trackEvent", "trackEvents"}
+    assert in_spec == set(HANDLERS) == {"trackUser", "getUser", "getUserTimeline", "trackEvent", "trackEvents",
+                                        "getUserOffers", "claimOffer"}
 
 
 def test_an_operation_without_a_handler_stops_the_app_at_start(monkeypatch):

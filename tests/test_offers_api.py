@@ -362,3 +362,32 @@ def test_two_concurrent_claims_of_one_offer_give_one_200_and_one_400():
     finally:
         code, output = server.stop()
     assert code == 0, output
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD", "PUT", "DELETE", "PATCH"])
+def test_the_claims_path_takes_only_post_although_get_user_matches_it_too(client, method: str):
+    # An externalId may hold "/", so getUser's /users/{externalId} matches this path as well; the
+    # claim's template, with more literal text, owns it: its methods alone are allowed.
+    response = client.open(f"{USERS}/u1/offers/{UNKNOWN_ID}/claim", method=method, headers={"X-API-Key": TEST_KEY})
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "OPTIONS, POST"
+    if method != "HEAD":
+        assert response.get_json() == {"status": "error", "code": 405, "message": "Method not allowed"}
+
+
+@pytest.mark.parametrize(("path", "allow"), [
+    (f"{USERS}/u1/offers/{UNKNOWN_ID}/claim", "OPTIONS, POST"),
+    (f"{USERS}/u1/offers", "GET, HEAD, OPTIONS"),
+    (f"{USERS}/u1/timeline", "GET, HEAD, OPTIONS"),
+    (f"{USERS}/u1", "GET, HEAD, OPTIONS"),
+    (USERS, "OPTIONS, POST"),
+])
+def test_options_names_the_methods_of_the_paths_own_template(client, path: str, allow: str):
+    response = client.options(path)
+    assert (response.status_code, response.headers["Allow"]) == (200, allow)
+
+
+def test_get_user_still_reads_an_external_id_with_slashes_that_no_longer_template_owns(client):
+    post(client, USERS, {"externalId": "team/offers/7"})
+    response = get(client, f"{USERS}/team%2Foffers%2F7")
+    assert (response.status_code, response.get_json()["data"]["externalId"]) == (200, "team/offers/7")
