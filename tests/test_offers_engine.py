@@ -284,3 +284,19 @@ def test_an_offer_placed_on_another_users_id_is_refused():
     with pytest.raises(OfferConflict, match="is already an offer of externalId 'a'"):
         store.put_offer(PRINCIPAL, "b", OfferSpec("vip_play", id=placed.id))
     assert store.put_offer(PRINCIPAL, "nobody", OfferSpec("vip_play")) is None
+
+
+def test_a_churned_user_who_claims_the_win_back_spin_is_active_again_with_its_points_earned():
+    clock = Clock(frozen_at=START)
+    store = ProfileStore(clock, FIELDS, MemoryStorage(), LIMIT)
+    spin = {"externalId": "u", "category": "GAME_PLAY", "eventType": "spin", "points": 0}
+    store.track(PRINCIPAL, [spin] * 5)
+    clock.freeze(START + timedelta(days=31))
+    held = store.offers(PRINCIPAL, "u")
+    assert held is not None
+    assert [o.offer_type for o in held.offers] == ["win_back_play", "return_bonus"]
+    store.claim(PRINCIPAL, "u", str(uuid.UUID(int=held.offers[0].id)))
+    snapshot = store.read(PRINCIPAL, "u")
+    assert snapshot is not None
+    assert (snapshot.metrics.lifecycleStage, snapshot.metrics.pointsEarned7d, snapshot.metrics.totalEvents) == (
+        "active", 200, 6)
