@@ -74,8 +74,9 @@ def test_installed_command_loads_the_demo_data_set_with_its_keys(installed, tmp_
     documents = [document for _, document in read_documents([ROOT / "fixtures"])]
     shipped = sum(len(document["profiles"]) for document in documents)
     events = sum(len(entry.get("events", ())) for document in documents for entry in document["profiles"])
+    offers = sum(len(entry.get("offers", ())) for document in documents for entry in document["profiles"])
     data = installed / "mock_server" / "data" / "fixtures"
-    assert output.splitlines() == [f"loaded {shipped} profiles and {events} events from {data}",
+    assert output.splitlines() == [f"loaded {shipped} profiles, {events} events and {offers} offers from {data}",
                                    "403"]  # the revoked key of the shipped keys file
 
 
