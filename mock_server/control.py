@@ -18,7 +18,7 @@ from .auth import Principal
 from .clock import format_timestamp, parse_instant
 from .errors import INVALID_BODY, ApiError
 from .fixtures import FixtureError, export_document, offer_spec
-from .journeys.offers import Offer
+from .journeys.offers import Offer, OfferTimeError
 from .journeys.profiles import OfferConflict
 from .state import MockState, current_state
 from .validation import parse_json_body, validate_body
@@ -123,6 +123,8 @@ def place_offer() -> tuple[dict[str, Any], int]:
                                       body["externalId"], spec)
     except OfferConflict as exc:
         raise ApiError(409, str(exc)) from None
+    except OfferTimeError as exc:
+        raise ApiError(400, INVALID_BODY, [{"field": exc.field, "message": f"{exc.field}: {exc}"}]) from None
     if offer is None:
         raise ApiError(404, USER_NOT_FOUND)
     return _ok(_offer(body["externalId"], offer, int(state.clock.now().timestamp()))), 201

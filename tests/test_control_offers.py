@@ -453,3 +453,35 @@ def test_seed_leaves_offers_out_and_says_how_many_once(tmp_path):
     assert run.stderr == ("note: 3 offers not sent: the public API cannot place offers (--fixtures and "
                           "POST /__mock/fixtures load them into a mock)\n")
     assert listed["data"]["offers"] == []
+
+
+# --- the end of the mock's time -----------------------------------------------------------
+
+def test_offers_near_the_end_of_the_mocks_time_expire_at_its_end_and_export(client):
+    client.post("/__mock/clock", json={"action": "freeze", "at": "9999-12-29T00:00:00Z"})
+    client.track({"externalId": "u"})
+    issued = public_offers(client).get_json()["data"]["offers"]
+    assert [(o["offerType"], o["expiresAt"]) for o in issued] == [("welcome_free_play", "9999-12-30T00:00:00Z"),
+                                                                   ("welcome_bonus", "9999-12-30T00:00:00Z")]
+    placed = place(client, offerType="vip_play", claimedAt="9999-12-29T00:00:00Z")
+    assert (placed.status_code, placed.get_json()["data"]["expiresAt"]) == (201, "9999-12-30T00:00:00Z")
+    exported = client.get("/__mock/export")
+    assert exported.status_code == 200
+    assert len(exported.get_json()["profiles"][0]["offers"]) == 3
+
+
+@pytest.mark.parametrize(("now", "times", "field"), [("9999-12-29T00:00:00Z", {"expiresIn": "7d"}, "expiresIn"),
+                                                    ("0001-01-03T00:00:00Z", {"issuedAgo": "3d"}, "issuedAgo")])
+def test_a_relative_time_outside_the_mocks_time_is_400_and_stores_nothing(client, now, times, field):
+    client.post("/__mock/clock", json={"action": "freeze", "at": now})
+    client.track({"externalId": "u"})
+    response = place(client, offerType="vip_play", **times)
+    assert response.status_code == 400, response.get_json()
+    assert response.get_json()["errors"] == [{"field": field, "message": f"{field}: the offer would "
+                                              f"{'expire' if field == 'expiresIn' else 'be issued'} outside the "
+                                              "mock's time (0001-01-02 to 9999-12-30, UTC)"}]
+    assert offers_of(client) == []
+    loaded = load(client, entry(offers=[{"offerType": "vip_play", **times}]))
+    assert loaded.status_code == 400
+    assert [e["field"] for e in loaded.get_json()["errors"]] == [f"profiles.0.offers.0.{field}"]
+    assert offers_of(client) == []

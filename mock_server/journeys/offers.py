@@ -21,11 +21,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import NamedTuple, TypeVar
 
+from ..clock import EARLIEST, LATEST
 from .engine import DAY, Metrics
 
 ACTIVE, CLAIMED, EXPIRED = "active", "claimed", "expired"
 OFFER_CLAIMED = "offer_claimed"  # the documented event type a claim writes on the timeline
 CLAIM_CATEGORY = "POINTS"  # its category, not recovered: the event carries points, so POINTS
+FIRST_SECOND, LAST_SECOND = int(EARLIEST.timestamp()), int(LATEST.timestamp())  # the mock's time
 RETENTION_RISK = 60  # documented: retention_play goes to at-risk users with churn risk >= 60
 
 OFFER_NOT_FOUND = "Offer not found"
@@ -77,6 +79,14 @@ Games, words, values and lifetimes are inferred (except welcome_free_play's, the
 7 days match the example's expiresAt)."""
 
 
+class OfferTimeError(ValueError):
+    """A placed offer whose relative time lands outside the mock's time; `field` names the one at fault."""
+
+    def __init__(self, field: str, what: str) -> None:
+        super().__init__(f"{what} outside the mock's time ({EARLIEST.date()} to {LATEST.date()}, UTC)")
+        self.field = field
+
+
 class OfferError(Exception):
     """A claim refused: the HTTP status and the documented message."""
 
@@ -105,10 +115,20 @@ class OfferSpec:
     claimed_at: int | None = None
 
     def offer(self, offer_id: int, now: int) -> Offer:
-        """The offer this places at `now`, with `offer_id` unless it names its own."""
+        """The offer this places at `now`, with `offer_id` unless it names its own. Raises OfferTimeError
+        if a relative time lands outside the mock's time; a lifetime that would is cut at its end."""
         kind = CATALOGUE[self.offer_type]
         issued = now - self.issued_ago if self.issued_at is None else self.issued_at
-        expires = issued + _given(self.expires_in, kind.lifetime) if self.expires_at is None else self.expires_at
+        if not FIRST_SECOND <= issued <= LAST_SECOND:
+            raise OfferTimeError("issuedAgo", "the offer would be issued")
+        if self.expires_at is not None:
+            expires = self.expires_at
+        elif self.expires_in is None:
+            expires = min(issued + kind.lifetime, LAST_SECOND)
+        else:
+            expires = issued + self.expires_in
+            if not FIRST_SECOND <= expires <= LAST_SECOND:
+                raise OfferTimeError("expiresIn", "the offer would expire")
         return Offer(_given(self.id, offer_id), self.offer_type, _given(self.game_type, kind.game_type),
                      _given(self.title, kind.title), _given(self.description, kind.description),
                      _given(self.points_value, kind.points_value), issued, expires, self.claimed_at, self.metadata)
@@ -171,10 +191,11 @@ def fits(held: Iterable[Offer], candidate: Offer, limit: int) -> bool:
 
 
 def offer_of(offer_type: str, offer_id: int, issued_at: int) -> Offer:
-    """A fresh offer of a type, as the catalogue has it."""
+    """A fresh offer of a type, as the catalogue has it; near the end of the mock's time, its lifetime
+    is cut there (an expiry past year 9999 could not be written)."""
     kind = CATALOGUE[offer_type]
     return Offer(offer_id, offer_type, kind.game_type, kind.title, kind.description, kind.points_value,
-                 issued_at, issued_at + kind.lifetime, None, None)
+                 issued_at, min(issued_at + kind.lifetime, LAST_SECOND), None, None)
 
 
 def issue(held: Sequence[Offer], metrics: Metrics, now: int, limit: int,

@@ -246,7 +246,8 @@ class ProfileStore:
     def put_offer(self, principal: Principal, external_id: str, spec: OfferSpec) -> Offer | None:
         """Place an offer on a stored user as `spec` says (no event is written, even for a claimed
         one); None if there is no such user. Raises OfferConflict if it would break the cap or its id
-        is another user's offer; the same id of this user's is replaced."""
+        is another user's offer (the same id of this user's is replaced), offers.OfferTimeError if a
+        relative time lands outside the mock's time."""
         now = self._now()
         space = principal.space
         with self._lock:
@@ -284,7 +285,10 @@ class ProfileStore:
             own = held.setdefault(user, list(self._storage.offers(*user)))
             new = []
             for number, spec in enumerate(item.offers):
-                offer = spec.offer(_fixture_offer_id(item, number, spec), now)
+                try:
+                    offer = spec.offer(_fixture_offer_id(item, number, spec), now)
+                except offers.OfferTimeError as exc:
+                    raise LoadConflict(index, str(exc), f"offers.{number}.{exc.field}") from None
                 owner = owners.setdefault(offer.id, user)
                 if owner != user:
                     raise LoadConflict(index, _taken(offer.id, owner), f"offers.{number}.id")
