@@ -1,10 +1,11 @@
 """gamifyhost-mock: an offline, stateful stand-in for the GamifyHost User Journeys API."""
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import wraps
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Response, request
 from flask_cors import CORS
 
 from . import control, errors, journal, operations, state
@@ -36,6 +37,21 @@ CORS_HEADERS = ["X-API-Key", "Content-Type"]
 CORS_METHODS = ["GET", "POST", "DELETE"]
 
 
+def _with_origin_only(cors_hook: Callable[[Response], Any]) -> Callable[[Response], Response]:
+    """Flask-CORS's after-request hook, run only for requests with an Origin.
+
+    Without an Origin (or with an empty one) the hook adds nothing when always_send is off, but
+    it still matched the path against its resources and read the answer's and the request's
+    headers: 11 µs of a GET's 140 µs of CPU (GET /users/{id}, in-process, with and without it).
+    The answers are the same with it skipped (tests/test_hot_path.py).
+    """
+    @wraps(cors_hook)
+    def cors_with_origin(response: Response) -> Response:
+        return cors_hook(response) if request.environ.get("HTTP_ORIGIN") else response
+
+    return cors_with_origin
+
+
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build a mock app from `config` (keys and defaults: DEFAULTS)."""
     app = Flask(__name__)
@@ -46,8 +62,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     mock = state.init_app(app)
     errors.init_app(app, {op.id: op.failure for op in mock.operations.values()})
     # always_send=False: only requests with an Origin (browsers) need CORS headers.
+    hooks = list(app.after_request_funcs.get(None, []))
     CORS(app, origins=app.config["CORS_ORIGINS"], allow_headers=CORS_HEADERS, methods=CORS_METHODS, max_age=600,
          always_send=False)
+    app.after_request_funcs[None] = [hook if hook in hooks else _with_origin_only(hook)
+                                     for hook in app.after_request_funcs[None]]
     journal.record_requests(app, mock.journal)
     app.register_blueprint(operations.blueprint(mock.operations, HANDLERS, state.current_state))
     if app.config["CONTROL_API"]:
