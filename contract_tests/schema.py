@@ -5,14 +5,17 @@ private pytest attribute that pytest 9.2 removed.)
 """
 from __future__ import annotations
 
+import re
+import uuid
 from typing import Any, cast
 from urllib.parse import quote, unquote
 
 import schemathesis
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
-from schemathesis.config import PositiveDataAcceptanceConfig
+from schemathesis.config import OperationConfig, PositiveDataAcceptanceConfig
 from schemathesis.core.parameters import ParameterLocation
+from schemathesis.generation.meta import TestPhase
 
 from mock_server.spec import load_contract
 
@@ -27,6 +30,13 @@ MAX_EXTERNAL_ID = PROPERTIES["externalId"]["maxLength"]
 # Statuses a valid request may get: what it asked for, or 404 for a user the caller does not have.
 # (Schemathesis' default also lets 3xx, 401, 403, 409, 429 and 5xx pass.)
 VALID_REQUEST_STATUSES = ["200", "404"]
+# In a sequence a valid claim may also be refused, 400: the stateful phase claims an offer twice on
+# purpose (a double click), and the second is "Offer is no longer active".
+SEQUENCE_STATUSES = {"claimOffer": [*VALID_REQUEST_STATUSES, "400"]}
+for _operation_id, _statuses in SEQUENCE_STATUSES.items():
+    SCHEMA.config.operations.operations.append(OperationConfig.from_dict({
+        "include-operation-id": _operation_id,
+        "phases": {"stateful": {"checks": {"positive_data_acceptance": {"expected-statuses": _statuses}}}}}))
 
 
 def valid_bodies_of(operation_id: str) -> st.SearchStrategy[dict[str, Any]]:
@@ -88,9 +98,16 @@ def prefix_external_id(context, case, kwargs) -> None:
     target = _aimed_at[0]
     body = case.body
     events = body.get("events") if isinstance(body, dict) else None
+    # A sequence that starts by tracking a user gets a user of its own, whatever id was drawn: what the
+    # links then read (the user's offers, the first offer's id) must not depend on earlier sequences,
+    # or the same draws would lead to different requests, which Hypothesis refuses as flaky.
+    starts = _in_sequence(case) and (case.method.upper(), case.path) == OPERATIONS["trackUser"]
     for container in (body, *(events if isinstance(events, list) else ())):
         if isinstance(container, dict) and isinstance(container.get("externalId"), str):
-            container["externalId"] = with_prefix(target.prefix, container["externalId"])
+            external_id = container["externalId"]
+            container["externalId"] = (
+                with_prefix(f"{target.prefix}{uuid.uuid4().hex[:8]}-", _unmarked(target.prefix, external_id))
+                if starts else with_prefix(target.prefix, external_id))
     path = case.path_parameters
     # A path id that breaks the externalId rule reads nothing and is sent as generated: Schemathesis would
     # re-check the edited percent-encoded text, not the id the server decodes, and could call it valid.
@@ -99,6 +116,11 @@ def prefix_external_id(context, case, kwargs) -> None:
     if _negative_at(case, QUERY):
         # A bad query must be refused for itself: for an unknown user a 404 would pass for a refusal.
         path["externalId"] = quote(target.known_user, safe="")
+    elif _in_sequence(case) and not unquote(path["externalId"]).startswith(target.prefix):
+        # In a sequence, an id no link gave (links give the run's own ids) goes to a user that exists:
+        # Schemathesis counts what this hook changes as given by a link, and would take the 404 of a
+        # random prefixed id read after a POST /users for "ST302 Created resource not found".
+        path["externalId"] = quote(target.known_user, safe="")
     else:
         # Path values come percent-encoded: the prefix and the length rule apply to the id itself.
         path["externalId"] = quote(with_prefix(target.prefix, unquote(path["externalId"])), safe="")
@@ -106,3 +128,13 @@ def prefix_external_id(context, case, kwargs) -> None:
 
 def _negative_at(case, location: ParameterLocation) -> bool:
     return bool(case.meta and case.meta.is_negative_at(location))
+
+
+def _unmarked(prefix: str, external_id: str) -> str:
+    """An id without the run prefix and the marks of earlier sequences (Schemathesis draws ids it saw in answers)."""
+    return re.sub(rf"^(?:{re.escape(prefix)}(?:[0-9a-f]{{8}}-)?)+", "", external_id)
+
+
+def _in_sequence(case) -> bool:
+    """Whether the case is a step of the stateful phase."""
+    return bool(case.meta and case.meta.phase.name == TestPhase.STATEFUL)

@@ -1,5 +1,6 @@
 """Every operation against every Schemathesis check, positive and negative inputs alike, one at a time
-and in sequences along the spec's links (a user or an event tracked, then read back)."""
+and in sequences along the spec's links (a user or an event tracked, then read back; a user's offers
+read, then claimed)."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -7,7 +8,12 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from hypothesis import HealthCheck, Phase, settings
+from hypothesis.stateful import Bundle
+from schemathesis import GenerationMode
 from schemathesis.core.failures import FailureGroup
+from schemathesis.generation.meta import TestPhase
+from schemathesis.generation.stateful.state_machine import StepInput
+from schemathesis.specs.openapi.stateful import is_root_allowed, transition
 
 from .inferred import Judge, Sent, warn_inferred
 from .schema import SCHEMA
@@ -16,6 +22,8 @@ from .target import OPERATIONS, Target
 OPERATION_AT = {operation: operation_id for operation_id, operation in OPERATIONS.items()}
 # Sequences are costlier than single requests: each runs up to six steps.
 SCENARIOS_PER_EXAMPLE = 1 / 5
+# Operations a sequence may start from besides those Schemathesis picks (see test_stateful_conformance).
+SEQUENCE_STARTS = ["trackUser"]
 
 
 @SCHEMA.parametrize()
@@ -25,19 +33,39 @@ def test_conformance(case, target, judge):
 
 
 def test_stateful_conformance(target: Target, judge: Judge):
-    """Schemathesis starts its sequences from the operations it judges able to create: trackEvent
-    here (it takes `externalId` of trackUser and trackEvents for a reference to an unknown "External"
-    resource). The trackUser links are followed by test_user_laws.py instead."""
+    """Sequences along the spec's links: an event tracked, then its user and timeline read; a user
+    tracked, then read, its timeline and its offers; its first offer claimed, at times twice (the second
+    claim is refused, 400).
+
+    Schemathesis starts sequences from the operations it judges able to create: trackEvent alone
+    here, since it takes the `externalId` of trackUser and trackEvents for a reference to an unknown
+    "External" resource. trackUser, which the docs say creates the user, is added as a start."""
     class Links(SCHEMA.as_state_machine()):  # type: ignore[misc]
         def validate_response(self, response, case, *args: Any, **kwargs: Any) -> None:
             validate = super().validate_response
             judged(target, judge, case, response, lambda: validate(response, case, *args, **kwargs))
 
+    for operation_id in SEQUENCE_STARTS:
+        start_from(Links, operation_id)
     phases = [Phase.generate, Phase.shrink] if target.shrink else [Phase.generate]
     Links.run(settings=settings(
         max_examples=max(5, round(target.max_examples * SCENARIOS_PER_EXAMPLE)),
         stateful_step_count=SCHEMA.config.phases.stateful.max_steps, phases=phases, deadline=None, database=None,
         suppress_health_check=list(HealthCheck)))
+
+
+def start_from(machine: Any, operation_id: str) -> None:
+    """Let `machine` start a sequence with a request of its own to the operation, as it starts one from
+    those it picked itself (Schemathesis' own rule for such a start; its answer feeds the links)."""
+    method, path = OPERATIONS[operation_id]
+    operation = SCHEMA[path][method]
+    name = f"START__{operation_id}"
+    setattr(machine, name, transition(
+        name=name, target=Bundle("catch_all"), precondition=is_root_allowed(operation.label),
+        input=operation.as_strategy(generation_mode=GenerationMode.POSITIVE, phase=TestPhase.STATEFUL).map(
+            StepInput.initial)))
+    machine.root_rules = machine.root_rules | {name}
+    machine._root_labels = machine._root_labels | {operation.label}
 
 
 def judged(target: Target, judge: Judge, case, response, validate: Callable[[], None]) -> None:
@@ -47,7 +75,8 @@ def judged(target: Target, judge: Judge, case, response, validate: Callable[[], 
     except FailureGroup as group:
         if target.inferred_fail:
             raise
-        operation_id = OPERATION_AT[case.method.upper(), case.path]
+        # The case's own operation: a check may have sent it with another method (OPTIONS, an undeclared one).
+        operation_id = OPERATION_AT[case.operation.method.upper(), case.operation.path]
         sent = Sent(case.body, {name: str(value) for name, value in (case.path_parameters or {}).items()},
                     _query(response.request.url))
         status, body = response.status_code, _json(response)

@@ -230,3 +230,21 @@ def recording() -> Flask:
     path = os.environ["RECORD_FILE"]
     atexit.register(lambda: Path(path).write_text("\n".join(created), encoding="utf-8"))
     return app
+
+
+def recording_requests() -> Flask:
+    """The correct mock, writing one line per answer to $RECORD_FILE at exit: the method, the route's
+    endpoint, the status and the message of an error."""
+    app = create_app()
+    answered: list[str] = []
+
+    @app.after_request
+    def note(response: Response) -> Response:
+        body = response.get_json(silent=True)
+        message = body.get("message", "") if isinstance(body, dict) else ""
+        answered.append(f"{request.method} {request.endpoint} {response.status_code} {message}")
+        return response
+
+    path = os.environ["RECORD_FILE"]
+    atexit.register(lambda: Path(path).write_text("\n".join(answered), encoding="utf-8"))
+    return app

@@ -2,18 +2,22 @@
 from __future__ import annotations
 
 import json
+import re
+from types import SimpleNamespace
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, Phase, assume, given, settings
 from schemathesis import GenerationMode
-from schemathesis.core.failures import AcceptedNegativeData, ServerError
+from schemathesis.core.failures import AcceptedNegativeData, FailureGroup, ServerError
 from schemathesis.core.parameters import ParameterLocation
-from schemathesis.openapi.checks import JsonSchemaError, RejectedPositiveData, UndefinedStatusCode
+from schemathesis.generation.meta import TestPhase
+from schemathesis.openapi.checks import AllowHeaderMismatch, JsonSchemaError, RejectedPositiveData, UndefinedStatusCode
 
 from contract_tests import schema
 from contract_tests.inferred import Judge, Sent, documented_document
 from contract_tests.schema import MAX_EXTERNAL_ID, with_prefix
 from contract_tests.target import Target, TargetUnusable, default_load, preflight
+from contract_tests.test_conformance import judged, start_from
 from mock_server.auth import key_hint
 from mock_server.safety import UnsafeTarget, is_loopback
 from mock_server.spec import Contract, load_contract
@@ -282,3 +286,81 @@ def test_a_batch_of_101_accepted_breaks_only_an_inferred_limit(judge):
 ])
 def test_another_success_status_is_excused_only_where_200_is_inferred(judge, operation, status, excused):
     assert judge.inferred_only(operation, failure(UndefinedStatusCode), body({}), status, {}) is excused
+
+
+# Offers (issue 10): how sequences reach a user's offers and claim them.
+
+def test_only_a_claim_in_a_sequence_may_be_refused_as_valid_data():
+    """The stateful phase claims an offer twice on purpose: the second answer, 400, is right."""
+    claim = schema.SCHEMA["/v1/user-journeys/users/{externalId}/offers/{offerId}/claim"]["POST"]
+    offers = schema.SCHEMA["/v1/user-journeys/users/{externalId}/offers"]["GET"]
+
+    def accepted(operation, phase):
+        return schema.SCHEMA.config.checks_config_for(operation=operation, phase=phase).positive_data_acceptance
+
+    assert "400" in accepted(claim, "stateful").expected_statuses
+    assert "400" not in accepted(offers, "stateful").expected_statuses
+    for phase in ("examples", "coverage", "fuzzing"):
+        assert "400" not in accepted(claim, phase).expected_statuses
+
+
+def test_sequences_also_start_by_tracking_a_user():
+    """Schemathesis starts them from trackEvent alone; trackUser's links lead to the offers and the claim."""
+    machine = type("Links", (schema.SCHEMA.as_state_machine(),), {})
+    start_from(machine, "trackUser")
+    assert "START__trackUser" in machine.root_rules
+    assert "POST /v1/user-journeys/users" in machine._root_labels
+    rules = {name for name in dir(machine) if "__" in name.strip("_")}
+    assert any("GetOffers" in name for name in rules) and any("ClaimOffer" in name for name in rules)
+
+
+def sequence_case(path: str, method: str, **fixed):
+    """A case as the stateful phase makes one (positive, its metadata saying stateful)."""
+    drawn = []
+
+    @settings(max_examples=1, database=None, phases=[Phase.generate], suppress_health_check=list(HealthCheck))
+    @given(case=schema.SCHEMA[path][method].as_strategy(phase=TestPhase.STATEFUL, **fixed))
+    def draw(case):
+        drawn.append(case)
+
+    draw()
+    return drawn[0]
+
+
+def test_a_sequence_that_tracks_a_user_gets_a_user_of_its_own(prefixing):
+    ids = set()
+    for _ in range(2):
+        case = sequence_case("/v1/user-journeys/users", "POST", body={"externalId": "ct-run-abcd1234-same"})
+        prefixing(case)
+        ids.add(case.body["externalId"])
+    assert len(ids) == 2
+    assert all(re.fullmatch(r"ct-run-[0-9a-f]{8}-same", external_id) for external_id in ids)
+
+
+@pytest.mark.parametrize("sent, expected", [
+    ("ct-run-linked", "ct-run-linked"),                     # a link's value (the run's own id) is kept
+    ("ct-run-a%2Fb", "ct-run-a%2Fb"),
+    ("drawn", "ct-run-preflight"),                          # an id no link gave reads a user that exists
+])
+def test_a_sequence_reads_a_linked_id_or_the_preflight_user(prefixing, sent, expected):
+    """Else the 404 of a random id read after POST /users is "ST302 Created resource not found": Schemathesis
+    takes what the before_call hook changed for a link's value."""
+    case = sequence_case("/v1/user-journeys/users/{externalId}/offers", "GET", path_parameters={"externalId": sent})
+    prefixing(case)
+    assert case.path_parameters == {"externalId": expected}
+
+
+def test_a_lenient_run_judges_a_failure_of_a_case_sent_with_another_method(judge):
+    """Schemathesis' method checks send an operation's case as OPTIONS (or an undeclared method): the failure
+    is the operation's, and it fails the run (it was a KeyError before)."""
+    case = sequence_case("/v1/user-journeys/users/{externalId}/offers/{offerId}/claim", "POST")
+    case.method = "OPTIONS"
+    group = FailureGroup([failure(AllowHeaderMismatch)], "Allow header mismatch")
+
+    def validate():
+        raise group
+
+    response = SimpleNamespace(status_code=200, request=SimpleNamespace(url="http://localhost/x"), json=lambda: None)
+    lenient = Target(api_key="pk_test_a", other_api_keys=(), base_url="http://127.0.0.1:9", inferred_fail=False)
+    with pytest.raises(FailureGroup):
+        judged(lenient, judge, case, response, validate)
