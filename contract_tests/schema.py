@@ -33,6 +33,9 @@ VALID_REQUEST_STATUSES = ["200", "404"]
 # In a sequence a valid claim may also be refused, 400: the stateful phase claims an offer twice on
 # purpose (a double click), and the second is "Offer is no longer active".
 SEQUENCE_STATUSES = {"claimOffer": [*VALID_REQUEST_STATUSES, "400"]}
+# The documented cap: at most this many active offers per user (the list's maxItems).
+MAX_ACTIVE_OFFERS: int = CONTRACT.resolve("#/components/schemas/GetOffersResponse")[
+    "properties"]["data"]["properties"]["offers"]["maxItems"]
 for _operation_id, _statuses in SEQUENCE_STATUSES.items():
     SCHEMA.config.operations.operations.append(OperationConfig.from_dict({
         "include-operation-id": _operation_id,

@@ -32,6 +32,7 @@ OPERATIONS = {operation["operationId"]: (method.upper(), path)
               for method, operation in item.items() if isinstance(operation, dict) and "operationId" in operation}
 _PATH_PARAMETER = re.compile(r"\{([^}]+)\}")
 IN_PROCESS_URL = "http://localhost"
+CONTROL_PREFIX = "/__mock/"  # the mock's control API: the clock, offers in every status (not GamifyHost's)
 DEFAULT_APP = "mock_server:create_app"
 # How hard a run pushes by default: the mock in-process or any server on this machine gets the
 # full run; a server elsewhere (staging, a partner's) a gentle one.
@@ -170,14 +171,31 @@ class ApiClient:
     def timeline(self, external_id: str, key: str, **query: int) -> Exchange:
         return self.call("getUserTimeline", key, path={"externalId": external_id}, query=query)
 
+    def offers(self, external_id: str, key: str) -> Exchange:
+        return self.call("getUserOffers", key, path={"externalId": external_id})
+
+    def claim(self, external_id: str, offer_id: str, key: str) -> Exchange:
+        """POST .../claim with no body (and so no Content-Type), as the docs' SDK sends it."""
+        return self.call("claimOffer", key, path={"externalId": external_id, "offerId": offer_id})
+
     def call(self, operation_id: str, key: str, *, path: dict[str, str] | None = None,
              query: dict[str, int] | None = None, body: Any = None) -> Exchange:
         """One request to the operation, its path parameters percent-encoded ('/' included)."""
         method, template = OPERATIONS[operation_id]
         resource = _PATH_PARAMETER.sub(lambda m: quote((path or {})[m[1]], safe=""), template)
+        return self.send(method, resource, query, body, {"X-API-Key": key})
+
+    def control(self, method: str, resource: str, *, query: dict[str, str] | None = None,
+                body: Any = None) -> Exchange:
+        """One request to the mock's control API (`resource` under /__mock/), which takes no key."""
+        return self.send(method, f"{CONTROL_PREFIX}{resource}", query, body, {})
+
+    def send(self, method: str, resource: str, query: dict[str, Any] | None, body: Any,
+             headers: dict[str, str]) -> Exchange:
+        """One request to the target: `body`, if any, as JSON; the answer parsed, with a curl line."""
         if query:
             resource += "?" + urlencode(query)
-        headers = {"X-API-Key": key}
+        headers = dict(headers)
         payload = None
         if body is not None:
             payload = json.dumps(body)

@@ -14,9 +14,11 @@ from typing import Any
 
 from flask import Flask, Response, request
 
+from contract_tests.schema import MAX_ACTIVE_OFFERS
 from mock_server import create_app
 from mock_server.auth import Principal
 from mock_server.errors import ApiError
+from mock_server.journeys.offers import NO_LONGER_ACTIVE, Offer, OfferError
 
 Change = Callable[[dict[str, Any], bool, dict[str, Any]], None]
 TRACK_USER_ENDPOINT = "api.trackUser"
@@ -196,6 +198,32 @@ def limit_clamped() -> Flask:
     return app
 
 
+def fourth_active_offer() -> Flask:
+    """Issues offers up to four active at a time, not the documented three."""
+    app = create_app()
+    _state(app).store._offer_limit += 1
+    return app
+
+
+def second_claim_succeeds() -> Flask:
+    """A claim of an offer claimed already answers 200 with the offer, as it was claimed the first time."""
+    app = create_app()
+    store = _state(app).store
+    claim = store.claim
+
+    def claiming_again(principal: Principal, external_id: str, offer_id: str) -> Offer:
+        try:
+            return claim(principal, external_id, offer_id)
+        except OfferError as refused:
+            if refused.message != NO_LONGER_ACTIVE:
+                raise
+            listing = store.offer_listing(principal.space, external_id)
+            return next(o for o in (listing.offers if listing else ()) if uuid.UUID(int=o.id) == uuid.UUID(offer_id))
+
+    store.claim = claiming_again  # type: ignore[method-assign]
+    return app
+
+
 BROKEN = {
     "new_id_on_update": "id never changes on update",
     "first_seen_moves": "firstSeenAt never changes",
@@ -209,6 +237,8 @@ BROKEN = {
     "event_without_occurred_at": '"occurredAt" is a required property',
     "batch_keeps_good_events": "a refused batch stores none of its events",
     "get_user_ignores_environment": "must not see a user",
+    "fourth_active_offer": f"a user has at most {MAX_ACTIVE_OFFERS} active offers at a time",
+    "second_claim_succeeds": "a claimed offer is no longer active",
 }
 
 

@@ -112,6 +112,18 @@ def test_sequences_read_a_tracked_users_offers_and_claim_them_twice(tmp_path):
     assert answered["POST api.claimOffer 200 "] and answered["POST api.claimOffer 400 Offer is no longer active"]
 
 
+def test_without_the_control_api_the_offer_laws_are_skipped_saying_why():
+    """They move the mock's clock; a real server (or the mock with --no-control-api) has none to move."""
+    server = start_server("--quiet", "--no-control-api")
+    try:
+        run = contract("--base-url", server.url, "--api-key", "pk_test_ci_partner_a", "-k", "offer_sequences")
+    finally:
+        server.stop()
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    assert re.search(r"test_offer_sequences_follow_the_laws SKIPPED \(the offer laws move the mock's clock, "
+                     r"and the target has no control API", run.stdout), run.stdout
+
+
 @pytest.mark.parametrize("args", [
     ["--base-url", "https://api.gamifyhost.com", "--api-key", "pk_live_0123456789abcdef"],
     ["--base-url", "https://staging.example.com", "--api-key", "pk_test_abc", "--other-api-key", "pk_live_abc"],

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
@@ -18,6 +19,7 @@ from contract_tests.inferred import Judge, Sent, documented_document
 from contract_tests.schema import MAX_EXTERNAL_ID, with_prefix
 from contract_tests.target import Target, TargetUnusable, default_load, preflight
 from contract_tests.test_conformance import judged, start_from
+from contract_tests.test_offer_laws import Seen, expected_claim, most_covering
 from mock_server.auth import key_hint
 from mock_server.safety import UnsafeTarget, is_loopback
 from mock_server.spec import Contract, load_contract
@@ -288,7 +290,37 @@ def test_another_success_status_is_excused_only_where_200_is_inferred(judge, ope
     assert judge.inferred_only(operation, failure(UndefinedStatusCode), body({}), status, {}) is excused
 
 
-# Offers (issue 10): how sequences reach a user's offers and claim them.
+# Offers (issue 10): the claim outcomes the offer laws expect, and how sequences reach the offers.
+
+def seen_offer(owner="u", issued_at=100, expires_at=200, claimed_at=None) -> Seen:
+    return Seen(owner, {"expiresAt": datetime.fromtimestamp(expires_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")},
+                issued_at, claimed_at)
+
+
+@pytest.mark.parametrize("seen, claimant, now, malformed, expected", [
+    (None, "u", 150, False, (404, "Offer not found", False, False)),               # an id no offer has
+    (None, "u", 150, True, (404, "Offer not found", True, True)),                  # not a UUID: 404 is inferred
+    (seen_offer(owner="v"), "u", 150, False, (404, "Offer not found", False, False)),  # another user's
+    (seen_offer(), "u", 99, False, (404, "Offer not found", True, True)),          # not yet issued at now
+    (seen_offer(), "u", 100, False, (200, None, False, False)),                    # issued this second
+    (seen_offer(), "u", 199, False, (200, None, False, False)),                    # its last second
+    (seen_offer(), "u", 200, False, (400, "Offer has expired", False, False)),     # expiresAt itself is past
+    (seen_offer(claimed_at=150), "u", 160, False, (400, "Offer is no longer active", False, False)),
+    (seen_offer(claimed_at=150), "u", 250, False, (400, "Offer is no longer active", False, True)),  # and expired
+    (seen_offer(claimed_at=150), "u", 99, False, (404, "Offer not found", True, True)),  # clock back before issue
+])
+def test_the_offer_laws_expect_the_documented_claim_answers(seen, claimant, now, malformed, expected):
+    outcome = expected_claim(seen, claimant, now, malformed)
+    assert (outcome.status, outcome.message, outcome.status_inferred, outcome.message_inferred) == expected
+
+
+@pytest.mark.parametrize("periods, most", [
+    ([], 0), ([(0, 10)], 1), ([(0, 10), (10, 20)], 1), ([(0, 10), (9, 20)], 2),
+    ([(0, 10), (2, 4), (3, 5), (4, 6)], 3), ([(5, 5), (0, 10)], 1), ([(0, 10)] * 4, 4),
+])
+def test_most_covering_counts_half_open_periods(periods, most):
+    assert most_covering(periods) == most
+
 
 def test_only_a_claim_in_a_sequence_may_be_refused_as_valid_data():
     """The stateful phase claims an offer twice on purpose: the second answer, 400, is right."""
