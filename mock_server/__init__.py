@@ -52,9 +52,34 @@ def _with_origin_only(cors_hook: Callable[[Response], Any]) -> Callable[[Respons
     return cors_with_origin
 
 
+class MockFlask(Flask):
+    """Flask, remembering which functions are plain (not coroutines) instead of asking again.
+
+    Flask asks `inspect.iscoroutinefunction` of every hook and view on every request, through
+    `ensure_sync`: four times for an API request, 17,000 of the 773,000 instructions of a GET of a
+    user's offers (2%; counted by valgrind over 3,000 requests through the served WSGI stack).
+    The answer never changes for a function. At most SYNC_CACHE functions are remembered: those
+    are the app's own hooks, views and error handlers; any others are asked about as Flask does.
+    """
+
+    SYNC_CACHE = 256
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._plain: set[Callable[..., Any]] = set()
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        if func in self._plain:
+            return func
+        sync = super().ensure_sync(func)
+        if sync is func and len(self._plain) < self.SYNC_CACHE:
+            self._plain.add(func)
+        return sync
+
+
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build a mock app from `config` (keys and defaults: DEFAULTS)."""
-    app = Flask(__name__)
+    app = MockFlask(__name__)
     app.json = FastJSONProvider(app)
     app.config.from_mapping(DEFAULTS)
     if config:

@@ -134,3 +134,17 @@ JSON = st.recursive(
 @given(JSON)
 def test_any_answer_is_the_standard_encoders_bytes(value):
     _same_answer({"status": "success", "data": value})
+
+
+def test_the_app_remembers_plain_functions_but_never_a_coroutine(app):
+    def plain():
+        return None
+
+    async def coroutine():
+        return None
+
+    assert app.ensure_sync(plain) is plain and app.ensure_sync(plain) is plain
+    with pytest.raises(RuntimeError):  # Flask's answer without its async extra, asked every time
+        app.ensure_sync(coroutine)
+    with pytest.raises(RuntimeError):
+        app.ensure_sync(coroutine)
