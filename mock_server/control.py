@@ -18,6 +18,7 @@ from .auth import Principal
 from .clock import format_timestamp, parse_instant
 from .errors import INVALID_BODY, ApiError
 from .fixtures import FixtureError, export_document, offer_spec
+from .journeys.engine import js_number
 from .journeys.offers import Offer, OfferTimeError
 from .journeys.profiles import OfferConflict
 from .state import MockState, current_state
@@ -106,7 +107,8 @@ def list_offers() -> dict[str, Any]:
     metrics = listing.metrics
     return _ok({"offers": [_offer(q["externalId"], offer, listing.now) for offer in listing.offers],
                 "segment": {"lifecycleStage": metrics.lifecycleStage, "engagementTier": metrics.engagementTier,
-                            "engagementScore": metrics.engagementScore, "churnRisk": listing.churn_risk}})
+                            "engagementScore": js_number(metrics.engagementScore),
+                            "churnRisk": js_number(listing.churn_risk)}})
 
 
 @bp.post("/offers")

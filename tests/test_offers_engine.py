@@ -134,9 +134,13 @@ def test_a_claimed_offer_is_no_longer_active_even_once_expired():
     assert (refused.value.status, refused.value.message) == (400, "Offer is no longer active")
 
 
-def test_find_accepts_any_uuid_spelling():
+def test_find_takes_the_canonical_uuid_text_in_either_case_only():
     held = offer(issued=NOW, ident=0xA1B2C3D4E5F67890ABCDEF1234567890)
     assert offers.find([held], "A1B2C3D4-E5F6-7890-ABCD-EF1234567890", NOW) == held
+    for other in ("{a1b2c3d4-e5f6-7890-abcd-ef1234567890}", "urn:uuid:a1b2c3d4-e5f6-7890-abcd-ef1234567890",
+                  "a1b2c3d4e5f67890abcdef1234567890", "a1b2c3d4-e5f6-7890-abcd-ef1234567890\n"):
+        with pytest.raises(OfferError, match="Offer not found"):
+            offers.find([held], other, NOW)
 
 
 @given(st.lists(st.tuples(st.integers(0, 10), st.integers(1, 10), st.booleans()), max_size=8),

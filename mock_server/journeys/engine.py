@@ -79,10 +79,11 @@ class Metrics:
     def as_fields(self) -> dict[str, Any]:
         """The fields in API order, for the profile's JSON. A whole score or rate is written as an
         integer (`0`, not `0.0`), as the documented examples (and JavaScript's numbers) write it."""
-        return {name: _js_number(getattr(self, name)) for name in _METRIC_NAMES}
+        return {name: js_number(getattr(self, name)) for name in _METRIC_NAMES}
 
 
-def _js_number(value: Any) -> Any:
+def js_number(value: Any) -> Any:
+    """A whole float as an integer (`0`, not `0.0`), as the documented examples write numbers."""
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 

@@ -16,6 +16,7 @@ side effects. Inferred, decided here (the docs' rules list stops after its first
 """
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -29,6 +30,8 @@ OFFER_CLAIMED = "offer_claimed"  # the documented event type a claim writes on t
 CLAIM_CATEGORY = "POINTS"  # its category, not recovered: the event carries points, so POINTS
 FIRST_SECOND, LAST_SECOND = int(EARLIEST.timestamp()), int(LATEST.timestamp())  # the mock's time
 RETENTION_RISK = 60  # documented: retention_play goes to at-risk users with churn risk >= 60
+
+UUID_TEXT = re.compile(r"[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
 
 OFFER_NOT_FOUND = "Offer not found"
 NO_LONGER_ACTIVE = "Offer is no longer active"
@@ -214,10 +217,9 @@ def issue(held: Sequence[Offer], metrics: Metrics, now: int, limit: int,
 
 def find(held: Iterable[Offer], offer_id: str, now: int) -> Offer:
     """The claimable offer `offer_id` names among `held`, or the documented refusal."""
-    try:
-        wanted = uuid.UUID(offer_id).int
-    except ValueError:
-        wanted = None  # a malformed id names no offer: 404 like any other
+    # Only the canonical text names an offer (either case, as RFC 9562 reads it): Python's UUID() also
+    # takes braces, a urn: prefix or no hyphens, which the spec's "not a UUID is 404" rules out.
+    wanted = uuid.UUID(offer_id).int if UUID_TEXT.fullmatch(offer_id) else None
     found = next((o for o in held if o.id == wanted and o.issued_at <= now), None)
     if found is None:
         raise OfferError(404, OFFER_NOT_FOUND)
