@@ -13,7 +13,10 @@ rotating order with wrk (16 connections, after a warm-up):
   on every server;
 - GET /v1/user-journeys/users/{externalId} over 1,000 users with events (bench/get.lua), and
   POST /v1/user-journeys/track in batches of 100 events over those users (bench/track.lua), on
-  the mock, the mock with --state and Prism.
+  the mock, the mock with --state and Prism;
+- GET /v1/user-journeys/users/{externalId}/offers over 1,000 other users (bench/get.lua), each new
+  with one event and holding its 2 welcome offers (each user's offers are read once before the
+  rounds, which issues them), on the same three servers.
 
 Before the rounds, one user of the mock gets --journey-events events through POST /track
 (batches of 100, spread over the last 60 days, 1 in 20 backfilled out of order), and the p50
@@ -148,6 +151,7 @@ STATE_DIR = Path(tempfile.mkdtemp())
 KEY = "pk_test_bench"
 BIG_USER = "journey-big"  # the user with --journey-events events
 USERS = 1000  # journey-0 .. journey-999: the users of bench/get.lua and bench/track.lua
+OFFER_USERS = "offers-"  # offers-0 .. offers-999: the users of the offers load, whom bench/track.lua leaves alone
 CATEGORIES = ["GAME_PLAY", "GAME_PLAY", "GAME_PLAY", "CAMPAIGN", "POINTS", "CUSTOM"]
 MOCK, STATE, PRISM_NAME = "gamifyhost-mock", "gamifyhost-mock --state", "prism"
 JOURNEY_SERVERS = (MOCK, STATE, PRISM_NAME)
@@ -179,6 +183,21 @@ def event(external_id: str, rng: random.Random, at: int | None = None) -> dict[s
     if at is not None:
         body["occurredAt"] = datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return body
+
+
+def read_offers(port: int, prefix: str, users: int) -> None:
+    """GET each user's offers once on one keep-alive connection, which issues what the user's segment
+    earns; a RuntimeError at the first answer that is not a 200 with at least one offer."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        for user in range(users):
+            connection.request("GET", f"/v1/user-journeys/users/{prefix}{user}/offers", headers={"X-API-Key": KEY})
+            answer = connection.getresponse()
+            text = answer.read()
+            if answer.status != 200 or not json.loads(text)["data"]["offers"]:
+                raise RuntimeError(f"GET .../{prefix}{user}/offers answered {answer.status}: {text[:500]!r}")
+    finally:
+        connection.close()
 
 
 def track(port: int, batches: Iterable[list[dict[str, Any]] | bytes]) -> None:
@@ -273,7 +292,10 @@ def memory_per_event(threads: int, count: int) -> tuple[float, float, float]:
 
 
 def journey_load(kind: str, port: int, seconds: int) -> Load:
-    """GET /users/{id} over the USERS users (kind "get"), or POST /track batches of 100 ("track")."""
+    """GET /users/{id} over the USERS users (kind "get"), GET /users/{id}/offers over as many
+    OFFER_USERS ("offers"), or POST /track batches of 100 ("track")."""
+    if kind == "offers":
+        return wrk(port, seconds, "get.lua", str(USERS), OFFER_USERS, "/offers", warmup=1)
     return wrk(port, seconds, "get.lua" if kind == "get" else "track.lua", str(USERS), warmup=1)
 
 
@@ -297,7 +319,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="wrk rounds over all servers (medians shown)")
     parser.add_argument("--journey-events", type=int, default=100_000, help="events of the one big user")
     parser.add_argument("--journey-seconds", type=int, default=5,
-                        help="length of each measured GET /users/{id} and POST /track wrk run")
+                        help="length of each measured GET /users/{id}, GET .../offers and POST /track wrk run")
     parser.add_argument("--latency-seconds", type=int, default=5, help="length of each latency run on the big user")
     parser.add_argument("--memory-events", type=int, default=1_000_000,
                         help="events for the memory figures (0: skip them)")
@@ -334,7 +356,8 @@ def main() -> None:
         print(f"{args.profiles:,} profiles stored in {fill:.0f}s, {per_profile:.0f} bytes each", flush=True)
 
         # The journeys: every user of the loads gets an event (GET /users/{id} must find them), and
-        # the mock's big user its events, through the public API.
+        # the mock's big user its events, through the public API. The offers load's users are new
+        # (one event each) and hold their welcome offers, issued by a first read.
         rng = random.Random(9)
         for name in (MOCK, STATE):
             try:
@@ -342,6 +365,12 @@ def main() -> None:
                                          for b in range(0, USERS, 100)))
             except RuntimeError as exc:  # e.g. a store that does not keep events yet
                 failed["get", name] = failed["track", name] = str(exc).splitlines()[0]
+            try:
+                track(servers[name][1], ([event(f"{OFFER_USERS}{u}", rng) for u in range(b, b + 100)]
+                                         for b in range(0, USERS, 100)))
+                read_offers(servers[name][1], OFFER_USERS, USERS)
+            except RuntimeError as exc:  # e.g. a mock that does not serve offers yet
+                failed["offers", name] = str(exc).splitlines()[0]
         started = time.perf_counter()
         track(servers[MOCK][1], big_journey(args.journey_events, rng))
         print(f"{args.journey_events:,} events of {BIG_USER} tracked in {time.perf_counter() - started:.1f}s "
@@ -354,7 +383,7 @@ def main() -> None:
                         path=f"/v1/user-journeys/users/{BIG_USER}{suffix}", headers=(f"X-API-Key: {KEY}",))
         print("latency runs done", flush=True)
 
-        loads = [("upsert", name) for name in servers] + [(kind, name) for kind in ("get", "track")
+        loads = [("upsert", name) for name in servers] + [(kind, name) for kind in ("get", "offers", "track")
                                                           for name in JOURNEY_SERVERS]
         runs = {load: [] for load in loads}
         for round_number in range(args.rounds):
@@ -391,14 +420,14 @@ def main() -> None:
         print(f"{name:34} {load.rps:9.0f} {load.p50_ms:8.2f} {load.p99_ms:8.2f}")
 
     print(f"\njourneys (16 connections, median of {args.rounds} rounds)")
-    print(f"{'server':26} {'GET /users/{id} req/s':>22} {'p99 ms':>8} {'POST /track events/s':>21} {'p99 ms':>8}")
+    columns = (("get", "GET /users/{id} req/s", 1), ("offers", "GET .../offers req/s", 1),
+               ("track", "POST /track events/s", 100))
+    print(f"{'server':26} " + " ".join(f"{title:>22} {'p99 ms':>8}" for _, title, _ in columns))
     for name in JOURNEY_SERVERS:
         cells = []
-        for kind, scale in (("get", 1), ("track", 100)):
+        for kind, _, scale in columns:
             found = loads_done.get((kind, name))
-            width = 22 if kind == "get" else 21
-            cells.append(f"{found.rps * scale:{width},.0f} {found.p99_ms:8.2f}" if found
-                         else f"{'failed':>{width}} {'':8}")
+            cells.append(f"{found.rps * scale:22,.0f} {found.p99_ms:8.2f}" if found else f"{'failed':>22} {'':8}")
         print(f"{name:26} {' '.join(cells)}")
     for (kind, name), why in failed.items():
         print(f"  {kind} on {name} failed: {why}")
@@ -444,6 +473,11 @@ def main() -> None:
     if ("get", MOCK) in loads_done and ("get", PRISM_NAME) in loads_done:
         targets.append(("GET /users/{id} throughput vs Prism",
                         loads_done["get", MOCK].rps / loads_done["get", PRISM_NAME].rps, ">=", 3.0))
+    # The goal is the mock's; the ratio with --state is for information.
+    for name, label, op in ((MOCK, "GET .../offers throughput vs Prism", ">="),
+                            (STATE, "GET .../offers, --state, vs Prism (info)", "")):
+        if ("offers", name) in loads_done and ("offers", PRISM_NAME) in loads_done:
+            targets.append((label, loads_done["offers", name].rps / loads_done["offers", PRISM_NAME].rps, op, 3.0))
     for label, _ in READS:
         for connections in READ_CONNECTIONS:
             targets.append((f"{label} p99 ms, {connections} conn.", latency[label, MOCK, connections].p99_ms,
