@@ -198,7 +198,11 @@ def offer_of(offer_type: str, offer_id: int, issued_at: int) -> Offer:
     is cut there (an expiry past year 9999 could not be written)."""
     kind = CATALOGUE[offer_type]
     return Offer(offer_id, offer_type, kind.game_type, kind.title, kind.description, kind.points_value,
-                 issued_at, min(issued_at + kind.lifetime, LAST_SECOND), None, None)
+                 issued_at, _expiry(kind, issued_at), None, None)
+
+
+def _expiry(kind: Kind, issued_at: int) -> int:
+    return min(issued_at + kind.lifetime, LAST_SECOND)
 
 
 def issue(held: Sequence[Offer], metrics: Metrics, now: int, limit: int,
@@ -206,10 +210,12 @@ def issue(held: Sequence[Offer], metrics: Metrics, now: int, limit: int,
     """The offers to issue at `now` to a user holding `held`, whose segment now is `metrics`."""
     issued: list[Offer] = []
     for offer_type in triggered(metrics):
-        candidate = offer_of(offer_type, 0, now)
-        same_type = (o for o in (*held, *issued) if o.offer_type == offer_type)
-        if any(_overlaps(o, candidate.issued_at, candidate.expires_at) for o in same_type):
+        # The de-dup check first, on the period alone: building the candidate for every triggered
+        # type took 40,000 of the 71,000 instructions of a read that issues nothing.
+        end = _expiry(CATALOGUE[offer_type], now)
+        if any(o.offer_type == offer_type and _overlaps(o, now, end) for offers in (held, issued) for o in offers):
             continue
+        candidate = offer_of(offer_type, 0, now)
         if fits((*held, *issued), candidate, limit):
             issued.append(replace(candidate, id=new_id()))
     return issued
