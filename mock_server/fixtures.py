@@ -186,7 +186,9 @@ def offer_spec(offer: dict[str, Any]) -> tuple[OfferSpec, dict[str, str]]:
     spec = OfferSpec(
         offer["offerType"], id=uuid.UUID(offer["id"]).int if "id" in offer else None,
         game_type=offer.get("gameType"), title=offer.get("title"), description=offer.get("description"),
-        points_value=offer.get("pointsValue"), metadata=pack_metadata(offer.get("metadata", {})),
+        # JSON Schema's integers include 5.0; the offer keeps an int, as SQLite's INTEGER column would
+        points_value=int(offer["pointsValue"]) if "pointsValue" in offer else None,
+        metadata=pack_metadata(offer.get("metadata", {})),
         issued_at=times.get("issuedAt"), issued_ago=ago_seconds(offer["issuedAgo"]) if "issuedAgo" in offer else 0,
         expires_at=times.get("expiresAt"),
         expires_in=ago_seconds(offer["expiresIn"]) if "expiresIn" in offer else None,

@@ -485,3 +485,11 @@ def test_a_relative_time_outside_the_mocks_time_is_400_and_stores_nothing(client
     assert loaded.status_code == 400
     assert [e["field"] for e in loaded.get_json()["errors"]] == [f"profiles.0.offers.0.{field}"]
     assert offers_of(client) == []
+
+
+def test_a_whole_float_points_value_is_kept_as_the_integer_it_is(client):
+    client.track({"externalId": "u"})
+    placed = place(client, offerType="vip_play", pointsValue=5.0)
+    assert placed.status_code == 201
+    assert b'"pointsValue":5,' in placed.data
+    assert b'"pointsValue":5,' in public_offers(client).data
