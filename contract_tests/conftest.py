@@ -6,7 +6,9 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -43,7 +45,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="a key of the other environment or another partner, for the isolation "
                          "checks (env GAMIFYHOST_OTHER_API_KEY); repeatable")
     group.addoption("--allow-live", action="store_true",
-                    help="allow a pk_live_ key against a server that is not on this machine")
+                    help="let the run write (upserts, events, claims) with pk_live_ keys to a server that is "
+                         "not on this machine; without it such keys only read")
+    group.addoption("--skip-writes", action="store_true",
+                    help="run only the read operations and laws, on the users named by --user")
+    group.addoption("--user", action="append", default=None, metavar="ID",
+                    help="an existing user (externalId) of --api-key for the read laws; repeatable, "
+                         "required with --skip-writes")
     group.addoption("--max-examples", type=int, default=None,
                     help=f"examples per test (default {LOCAL_MAX_EXAMPLES} in-process or on this machine, "
                          f"{REMOTE_MAX_EXAMPLES} elsewhere)")
@@ -68,6 +76,10 @@ def _target_from(config: pytest.Config) -> Target:
         raise pytest.UsageError("--app is for the in-process mock; it cannot go with --base-url")
     others = config.getoption("other_api_key") or (
         [os.environ["GAMIFYHOST_OTHER_API_KEY"]] if os.environ.get("GAMIFYHOST_OTHER_API_KEY") else [])
+    users = tuple(config.getoption("user") or ())
+    skip_writes = config.getoption("skip_writes")
+    if skip_writes and not users:
+        raise pytest.UsageError("--skip-writes needs at least one --user ID: an existing user to read")
     max_examples, rate_limit = default_load(base_url)
     inferred = config.getoption("inferred") or ("fail" if in_process else "warn")
     target = Target(api_key=config.getoption("api_key") or MOCK_KEY,
@@ -75,14 +87,15 @@ def _target_from(config: pytest.Config) -> Target:
                     base_url=base_url, app_factory=config.getoption("app") or DEFAULT_APP,
                     max_examples=config.getoption("max_examples") or max_examples,
                     rate_limit=config.getoption("rate_limit") or rate_limit,
-                    inferred_fail=inferred == "fail", shrink=not config.getoption("no_shrink"))
+                    inferred_fail=inferred == "fail", shrink=not config.getoption("no_shrink"),
+                    allow_live=config.getoption("allow_live"), skip_writes=skip_writes, users=users)
     if in_process:
         try:
             load_app_factory(target.app_factory)
         except (ImportError, AttributeError, ValueError) as exc:
             raise pytest.UsageError(f"--app {target.app_factory}: {exc}") from None
     try:
-        target.check_safety(config.getoption("allow_live"))
+        target.check_safety()
     except UnsafeTarget as exc:
         raise pytest.UsageError(str(exc)) from None
     return target
@@ -136,10 +149,30 @@ def header(target: Target) -> list[str]:
             + (f"at most {target.rate_limit:g} requests/s" if target.rate_limit else "no rate cap")
             + f", x-inferred breaches {'fail' if target.inferred_fail else 'warn'}"
             + (", no shrinking" if not target.shrink else "")
-            + (f", {others} other key{'s' * (others > 1)}" if others else ", no other key")]
+            + (f", {others} other key{'s' * (others > 1)}" if others else ", no other key")
+            + (f" ({read_only} read only)" if (read_only := sum(not target.may_write(k) for k in target.other_api_keys))
+               and not target.skip_writes else "")
+            + (f", reads only (--skip-writes) of {len(target.users)} user{'s' * (len(target.users) > 1)}"
+               if target.skip_writes else "")]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With --skip-writes, the conformance of the operations that write and the stateful phase (whose
+    sequences start by writing) are skipped, saying so; the laws skip themselves (laws.needs_writes)."""
+    if not _target(config).skip_writes:
+        return
+    for item in items:
+        writes = item.name == "test_stateful_conformance" or WRITING_CASE.match(item.name)
+        if writes:
+            item.add_marker(pytest.mark.skip(reason="--skip-writes: this test writes"))
 
 
 TARGET_KEY = pytest.StashKey[Target]()
+# A generated conformance test of an operation that is not a GET, e.g. test_conformance[POST /v1/…].
+WRITING_CASE = re.compile(r"test_conformance\[(?!GET )")
+# The events read_users gives the user it creates: more than a page of 100, so that reads of any
+# limit meet a full page (sent as two batches, each within the 100-event batch limit).
+READ_USER_EVENTS = 130
 
 
 @pytest.fixture(scope="session")
@@ -150,6 +183,27 @@ def target(pytestconfig: pytest.Config) -> Target:
 @pytest.fixture(scope="session")
 def api(target: Target) -> ApiClient:
     return ApiClient(target)
+
+
+@pytest.fixture(scope="session")
+def read_users(target: Target, api: ApiClient) -> list[str]:
+    """Users the read laws read: the --user ids; else one this run creates (tracked, with
+    READ_USER_EVENTS events of the last 40 days, its offers read once), when the run may write."""
+    if target.users:
+        return list(target.users)
+    if not target.may_write(target.api_key):
+        pytest.skip(f"the read laws need a user: pass --user ID ({target.why_read_only(target.api_key)})")
+    external_id = f"{target.prefix}reads"
+    api.track({"externalId": external_id, "displayName": "Contract reads"}, target.api_key)
+    now = datetime.now(UTC).replace(microsecond=0)
+    events = [{"externalId": external_id, "category": ("GAME_PLAY", "CAMPAIGN", "GAME_PLAY")[i % 3],
+               "eventType": "contract_read_law", "points": i % 7 * 5,
+               "occurredAt": (now - timedelta(hours=7 * i + 1)).strftime("%Y-%m-%dT%H:%M:%SZ")}
+              for i in range(READ_USER_EVENTS)]
+    for start in range(0, READ_USER_EVENTS, 100):
+        api.track_events(events[start:start + 100], target.api_key)
+    api.offers(external_id, target.api_key)
+    return [external_id]
 
 
 @pytest.fixture(scope="session")

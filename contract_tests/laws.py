@@ -70,3 +70,11 @@ def check_examples(target: Target, share: float, law_test: Callable[..., None],
     """Run `law_test` on examples from `strategies`: `share` of the run's examples per test, at least 3."""
     settings_ = law_settings(target, max(3, round(target.max_examples * share)))
     settings_(given(**strategies)(law_test))()
+
+
+def needs_writes(target: Target, *keys: str) -> None:
+    """Skip the calling test, saying why, unless the run may write under every one of `keys`
+    (not with --skip-writes; a pk_live_ key off this machine only with --allow-live)."""
+    for key in keys:
+        if why := target.why_read_only(key):
+            pytest.skip(f"this law writes, and {why}")

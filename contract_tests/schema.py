@@ -116,7 +116,10 @@ def prefix_external_id(context, case, kwargs) -> None:
     # re-check the edited percent-encoded text, not the id the server decodes, and could call it valid.
     if not isinstance(path, dict) or not isinstance(path.get("externalId"), str) or _negative_at(case, PATH):
         return
-    if _negative_at(case, QUERY):
+    if target.skip_writes:
+        # Nothing is created: a read goes to one of the users named (--user), whichever id was drawn.
+        path["externalId"] = quote(target.named_user(unquote(path["externalId"])), safe="")
+    elif _negative_at(case, QUERY):
         # A bad query must be refused for itself: for an unknown user a 404 would pass for a refusal.
         path["externalId"] = quote(target.known_user, safe="")
     elif _in_sequence(case) and not unquote(path["externalId"]).startswith(target.prefix):

@@ -13,6 +13,7 @@ import shlex
 import threading
 import time
 import uuid
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -32,6 +33,7 @@ OPERATIONS = {operation["operationId"]: (method.upper(), path)
               for method, operation in item.items() if isinstance(operation, dict) and "operationId" in operation}
 _PATH_PARAMETER = re.compile(r"\{([^}]+)\}")
 IN_PROCESS_URL = "http://localhost"
+LIVE_PREFIX = "pk_live_"
 CONTROL_PREFIX = "/__mock/"  # the mock's control API: the clock, offers in every status (not GamifyHost's)
 DEFAULT_APP = "mock_server:create_app"
 # How hard a run pushes by default: the mock in-process or any server on this machine gets the
@@ -72,6 +74,9 @@ class Target:
     rate_limit: float | None = None
     inferred_fail: bool = True
     shrink: bool = True
+    allow_live: bool = False  # --allow-live: pk_live_ keys may write to a server off this machine
+    skip_writes: bool = False  # --skip-writes: only read operations, on the `users` named
+    users: tuple[str, ...] = ()  # --user: existing users the read laws (and, with --skip-writes, all reads) use
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     _app: Any = field(default=None, init=False, repr=False)
 
@@ -90,8 +95,13 @@ class Target:
 
     @property
     def known_user(self) -> str:
-        """A user the preflight tracks under every key, so that it exists before any test."""
-        return f"{self.prefix}preflight"
+        """A user that exists before any test: one the preflight tracks under every key it writes with,
+        or, with --skip-writes, the first --user."""
+        return self.users[0] if self.skip_writes else f"{self.prefix}preflight"
+
+    def named_user(self, drawn: str) -> str:
+        """One of the --user ids for a drawn id, always the same one for the same id."""
+        return self.users[zlib.crc32(drawn.encode()) % len(self.users)]
 
     @property
     def app(self) -> Any:
@@ -100,11 +110,29 @@ class Target:
             self._app = load_app_factory(self.app_factory)()
         return self._app
 
-    def check_safety(self, allow_live: bool) -> None:
-        """Refuse a pk_live_ key against a non-loopback URL unless explicitly allowed."""
-        if not self.in_process:
-            refuse_live_writes(self.url, (self.api_key, *self.other_api_keys), allow_live,
-                               "the suite creates profiles there")
+    def may_write(self, key: str) -> bool:
+        """Whether the run may write (upsert, track events, claim) under `key`: never with --skip-writes;
+        with a pk_live_ key only in-process, on this machine, or with --allow-live."""
+        if self.skip_writes:
+            return False
+        return not key.startswith(LIVE_PREFIX) or self.in_process or self.allow_live or is_loopback(self.url)
+
+    def why_read_only(self, key: str) -> str:
+        """Why `key` may not be written with (for a skip reason); "" when it may."""
+        if self.skip_writes:
+            return "--skip-writes: the run only reads"
+        if not self.may_write(key):
+            return (f"{key_hint(key)} is a pk_live_ key and the target is not on this machine "
+                    "(--allow-live lets it write)")
+        return ""
+
+    def check_safety(self) -> None:
+        """Refuse a pk_live_ --api-key against a non-loopback URL unless explicitly allowed, or the run
+        only reads. Other pk_live_ keys are used for reads only (may_write)."""
+        if not self.in_process and not self.skip_writes:
+            refuse_live_writes(self.url, (self.api_key,), self.allow_live,
+                               "the suite creates profiles, events and claims there with --api-key "
+                               "(--skip-writes only reads)")
 
 
 @dataclass
@@ -228,26 +256,72 @@ class TargetUnusable(Exception):
 
 
 def preflight(target: Target) -> None:
-    """Before any test, one upsert per key the run will use, of a profile named with the run
-    prefix: anything but a 200 stops the run, since every test would meet the same answer.
+    """Before any test, each operation the run will use, once per key, with a valid request on a user of
+    the run: a key refused (401/403) anywhere stops the run, since every test of that operation would
+    meet the same answer. So does an upsert answered anything but 200 (the documented answer), or,
+    with --skip-writes, a --user that the main key does not have.
 
-    A harmless body would not do: a server that validates before it authenticates answers 400
-    to a bad body whatever the key, and the run would go on against a key it refuses.
+    Valid requests, not harmless empty ones: a server that validates before it authenticates answers 400
+    to a bad body (or path) whatever the key, and the run would go on against a key it refuses.
     """
     client = ApiClient(target)
     try:
         for key in (target.api_key, *target.other_api_keys):
-            try:
-                exchange = client.track({"externalId": target.known_user}, key)
-            except requests.RequestException as exc:
-                why = connect_failure(exc) or f"{type(exc).__name__}: {exc}"
-                raise TargetUnusable(f"cannot reach {target.url} ({why})") from None
-            if exchange.status != HTTPStatus.OK:
-                body = exchange.body
-                message = body.get("message") if isinstance(body, dict) else None
-                answer = message if isinstance(message, str) else HTTPStatus(exchange.status).phrase
-                refused = exchange.status in (HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN)
-                raise TargetUnusable(f"the target {'refused' if refused else 'did not accept an upsert with'} "
-                                     f"key {key_hint(key)} ({exchange.status} {answer})")
+            for operation_id, request, expected in preflight_requests(target, key):
+                try:
+                    exchange = client.call(operation_id, key, **request)
+                except requests.RequestException as exc:
+                    why = connect_failure(exc) or f"{type(exc).__name__}: {exc}"
+                    raise TargetUnusable(f"cannot reach {target.url} ({why})") from None
+                _judge_preflight(operation_id, key, request, exchange, expected)
     finally:
         client.close()
+
+
+def preflight_requests(target: Target, key: str) -> list[tuple[str, dict[str, Any], str]]:
+    """(operationId, ApiClient.call arguments, what must come back) for each request the preflight sends
+    with `key`: every operation for a key the run writes with; the reads alone for a read-only key.
+
+    What must come back: "ok" a 200; "user" a 200, the --user being the main key's; "any" anything but
+    401 and 403 (a read of a user this key may not have is 404; a claim of an offer no one has is 404).
+    """
+    if target.skip_writes or not target.may_write(key):
+        users = target.users or (f"{target.prefix}preflight",)
+        main = key == target.api_key and target.skip_writes
+        return [(operation_id, {"path": {"externalId": user}}, "user" if main and operation_id == "getUser" else "any")
+                for user in users for operation_id in READS]
+    user = {"externalId": target.known_user}
+    event = {**user, "category": "GAME_PLAY", "eventType": "contract_preflight"}
+    return [("trackUser", {"body": user}, "ok"),
+            *((operation_id, {"path": user}, "any") for operation_id in READS),
+            ("trackEvent", {"body": event}, "any"),
+            ("trackEvents", {"body": {"events": [event]}}, "any"),
+            ("claimOffer", {"path": {**user, "offerId": str(uuid.uuid4())}}, "any")]
+
+
+# The read operations, which --skip-writes runs, in the order the preflight tries them.
+READS = ("getUser", "getUserTimeline", "getUserOffers")
+
+
+def _judge_preflight(operation_id: str, key: str, request: dict[str, Any], exchange: Exchange,
+                     expected: str) -> None:
+    """Raise TargetUnusable when the preflight's answer means the run would test nothing."""
+    status = exchange.status
+    refused = status in (HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN)
+    if not refused and (expected == "any" or status == HTTPStatus.OK):
+        return
+    body = exchange.body
+    message = body.get("message") if isinstance(body, dict) else None
+    answer = f"{status} {message if isinstance(message, str) else _phrase(status)}"
+    if refused:
+        raise TargetUnusable(f"the target refused key {key_hint(key)} for {operation_id} ({answer})")
+    if expected == "user":
+        raise TargetUnusable(f"--user {request['path']['externalId']} is not a user of key {key_hint(key)} ({answer})")
+    raise TargetUnusable(f"the target did not accept an upsert with key {key_hint(key)} ({answer})")
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "no reason given"

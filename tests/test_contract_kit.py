@@ -33,8 +33,8 @@ def contract(*args: str, env: dict[str, str] | None = None, timeout: float = 600
         timeout=timeout, cwd=cwd, env={**os.environ, "PYTHONPATH": str(HERE), **(env or {})})
 
 
-def refused(key_hint: str, answer: str) -> str:
-    return f"contract: the target refused key {key_hint} ({answer}); nothing was tested\n"
+def refused(key_hint: str, answer: str, operation_id: str = "trackUser") -> str:
+    return f"contract: the target refused key {key_hint} for {operation_id} ({answer}); nothing was tested\n"
 
 
 @pytest.fixture(scope="module")
@@ -124,14 +124,11 @@ def test_without_the_control_api_the_offer_laws_are_skipped_saying_why():
                      r"and the target has no control API", run.stdout), run.stdout
 
 
-@pytest.mark.parametrize("args", [
-    ["--base-url", "https://api.gamifyhost.com", "--api-key", "pk_live_0123456789abcdef"],
-    ["--base-url", "https://staging.example.com", "--api-key", "pk_test_abc", "--other-api-key", "pk_live_abc"],
-])
-def test_live_key_against_a_remote_url_is_refused(args):
-    run = contract(*args, timeout=60)
+def test_a_live_main_key_against_a_remote_url_is_refused():
+    run = contract("--base-url", "https://api.gamifyhost.com", "--api-key", "pk_live_0123456789abcdef", timeout=60)
     assert run.returncode == 4
-    assert "refusing to write with a pk_live_ key" in run.stdout + run.stderr
+    assert ("refusing to write with a pk_live_ key to https://api.gamifyhost.com: the suite creates profiles, "
+            "events and claims there with --api-key (--skip-writes only reads)") in run.stdout + run.stderr
     assert "passed" not in run.stdout and "failed" not in run.stdout
 
 

@@ -17,7 +17,7 @@ from schemathesis.openapi.checks import AllowHeaderMismatch, JsonSchemaError, Re
 from contract_tests import schema
 from contract_tests.inferred import Judge, Sent, documented_document
 from contract_tests.schema import MAX_EXTERNAL_ID, with_prefix
-from contract_tests.target import Target, TargetUnusable, default_load, preflight
+from contract_tests.target import Target, TargetUnusable, default_load, preflight, preflight_requests
 from contract_tests.test_conformance import judged, start_from
 from contract_tests.test_offer_laws import Seen, expected_claim, most_covering
 from mock_server.auth import key_hint
@@ -202,13 +202,53 @@ def test_loopback_detection(url, loopback):
     assert is_loopback(url) is loopback
 
 
-def test_live_keys_are_guarded_only_off_this_machine():
-    remote_live = Target(api_key="pk_test_a", other_api_keys=("pk_live_a",), base_url="https://staging.example.com")
-    with pytest.raises(UnsafeTarget, match="pk_live_"):
-        remote_live.check_safety(allow_live=False)
-    remote_live.check_safety(allow_live=True)
-    Target(api_key="pk_live_a", other_api_keys=(), base_url="http://127.0.0.1:4010").check_safety(False)
-    Target(api_key="pk_test_a", other_api_keys=("pk_test_b",), base_url="https://x.example").check_safety(False)
+STAGING = "https://staging.example.com"
+
+
+@pytest.mark.parametrize("base_url, key, allow_live, skip_writes, writable", [
+    (STAGING, "pk_test_a", False, False, True),
+    (STAGING, "pk_live_a", False, False, False),  # read only: isolation reads, no events, no claims
+    (STAGING, "pk_live_a", True, False, True),
+    (STAGING, "pk_test_a", False, True, False),  # --skip-writes: nothing is written, whatever the key
+    (STAGING, "pk_live_a", True, True, False),
+    ("http://127.0.0.1:4010", "pk_live_a", False, False, True),  # the mock on this machine holds no live data
+    (None, "pk_live_a", False, False, True),  # in-process
+    (None, "pk_test_a", False, True, False),
+])
+def test_a_key_may_write_unless_reads_only_or_live_off_this_machine(base_url, key, allow_live, skip_writes,
+                                                                       writable):
+    target = Target(api_key="pk_test_a", other_api_keys=(key,), base_url=base_url, allow_live=allow_live,
+                    skip_writes=skip_writes, users=("u",))
+    assert target.may_write(key) is writable
+    assert (target.why_read_only(key) == "") is writable
+
+
+def test_a_live_main_key_off_this_machine_needs_allow_live_or_skip_writes():
+    with pytest.raises(UnsafeTarget, match="refusing to write with a pk_live_ key to https://staging.example.com"):
+        Target(api_key="pk_live_a", other_api_keys=(), base_url=STAGING).check_safety()
+    Target(api_key="pk_live_a", other_api_keys=(), base_url=STAGING, allow_live=True).check_safety()
+    Target(api_key="pk_live_a", other_api_keys=(), base_url=STAGING, skip_writes=True, users=("u",)).check_safety()
+    Target(api_key="pk_test_a", other_api_keys=("pk_live_a",), base_url=STAGING).check_safety()  # reads only
+    Target(api_key="pk_live_a", other_api_keys=(), base_url="http://127.0.0.1:4010").check_safety()
+
+
+def test_the_preflight_tries_every_operation_with_a_key_that_writes_and_the_reads_with_one_that_does_not():
+    target = Target(api_key="pk_test_a", other_api_keys=("pk_live_a",), base_url=STAGING)
+    sent = [(operation, expected) for operation, _, expected in preflight_requests(target, "pk_test_a")]
+    assert sent == [("trackUser", "ok"), ("getUser", "any"), ("getUserTimeline", "any"), ("getUserOffers", "any"),
+                    ("trackEvent", "any"), ("trackEvents", "any"), ("claimOffer", "any")]
+    reads = preflight_requests(target, "pk_live_a")
+    assert [(operation, request["path"]["externalId"]) for operation, request, _ in reads] == [
+        (operation, f"{target.prefix}preflight") for operation in ("getUser", "getUserTimeline", "getUserOffers")]
+
+
+def test_with_skip_writes_the_preflight_reads_each_named_user_and_the_main_key_must_have_them():
+    target = Target(api_key="pk_test_a", other_api_keys=("pk_test_b",), base_url=STAGING, skip_writes=True,
+                    users=("alice", "bob"))
+    assert [(o, r["path"]["externalId"], e) for o, r, e in preflight_requests(target, "pk_test_a")] == [
+        ("getUser", "alice", "user"), ("getUserTimeline", "alice", "any"), ("getUserOffers", "alice", "any"),
+        ("getUser", "bob", "user"), ("getUserTimeline", "bob", "any"), ("getUserOffers", "bob", "any")]
+    assert {e for _, _, e in preflight_requests(target, "pk_test_b")} == {"any"}  # another key may lack them
 
 
 @pytest.mark.parametrize("base_url, load", [
@@ -240,8 +280,8 @@ def validating_before_auth(environ, start_response):
 
 
 @pytest.mark.parametrize("keys, complaint", [
-    (("pk_test_good", "pk_test_bad"), "the target refused key pk_test_b… (401 Invalid API key)"),
-    (("pk_test_bad", "pk_test_good"), "the target refused key pk_test_b… (401 Invalid API key)"),
+    (("pk_test_good", "pk_test_bad"), "the target refused key pk_test_b… for trackUser (401 Invalid API key)"),
+    (("pk_test_bad", "pk_test_good"), "the target refused key pk_test_b… for trackUser (401 Invalid API key)"),
 ])
 def test_the_preflight_catches_a_refused_key_even_where_bodies_are_checked_first(keys, complaint):
     target = Target(api_key=keys[0], other_api_keys=keys[1:])
@@ -249,6 +289,23 @@ def test_the_preflight_catches_a_refused_key_even_where_bodies_are_checked_first
     with pytest.raises(TargetUnusable) as refused:
         preflight(target)
     assert str(refused.value) == complaint
+
+
+def refusing_offers(environ, start_response):
+    """A server whose keys all work, except that pk_test_nooffers may not read offers (403)."""
+    refused = environ["PATH_INFO"].endswith("/offers") and environ.get("HTTP_X_API_KEY") == "pk_test_nooffers"
+    status, answer = (("403 Forbidden", {"status": "error", "code": 403, "message": "Not allowed"}) if refused else
+                      ("200 OK", {"status": "success", "data": {}}))
+    start_response(status, [("Content-Type", "application/json")])
+    return [json.dumps(answer).encode()]
+
+
+def test_a_key_refused_by_one_operation_alone_stops_the_run_naming_it():
+    target = Target(api_key="pk_test_good", other_api_keys=("pk_test_nooffers",))
+    target._app = refusing_offers
+    with pytest.raises(TargetUnusable) as refused:
+        preflight(target)
+    assert str(refused.value) == "the target refused key pk_test_noo… for getUserOffers (403 Not allowed)"
 
 
 def test_the_preflight_passes_keys_the_target_accepts():
