@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from referencing.exceptions import Unresolvable
+from schemathesis.core.failures import AcceptedNegativeData
+from schemathesis.openapi.checks import JsonSchemaError, RejectedPositiveData, UndefinedStatusCode
 
 from mock_server.errors import ApiError
 from mock_server.operations import compile_operations
@@ -104,16 +106,15 @@ class Judge:
     def inferred_only(self, operation_id: str, failure: Exception, sent: Sent, status: int,
                       response_body: Any) -> bool:
         """True when `failure` (a Schemathesis check failure) breaks only inferred rules."""
-        kind = type(failure).__name__
-        if kind == "JsonSchemaError":
+        if isinstance(failure, JsonSchemaError):
             return self.response_documented_valid(operation_id, status, response_body)
-        if kind == "AcceptedNegativeData":
+        if isinstance(failure, AcceptedNegativeData):
             # Accepted data that only our inferred limits forbid (e.g. limit=0, a 300-character externalId).
             return self.request_documented_valid(operation_id, sent)
-        if kind == "RejectedPositiveData":
+        if isinstance(failure, RejectedPositiveData):
             # Accepting unknown properties is itself an inferred rule.
             return self.has_undeclared_properties(operation_id, sent.body)
-        if kind == "UndefinedStatusCode":
+        if isinstance(failure, UndefinedStatusCode):
             # Another success status (201, say) where the docs give none and the spec decided 200.
             return 200 <= status < 300 and self.success_inferred(operation_id)
         return False
