@@ -18,9 +18,9 @@ from schemathesis.specs.openapi.stateful import is_root_allowed, transition
 from .inferred import Judge, Sent, warn_inferred
 from .schema import SCHEMA
 from .target import OPERATIONS, Target
+from .test_offer_laws import NO_LONGER_ACTIVE
 
 OPERATION_AT = {operation: operation_id for operation_id, operation in OPERATIONS.items()}
-NO_LONGER_ACTIVE = "Offer is no longer active"  # documented: the answer to a claim of a claimed offer
 # Sequences are costlier than single requests: each runs up to six steps. Half the examples: with three
 # starts and seven operations, a fifth (20 in-process) left some runs without a claim (50: 4.1-6.3 s).
 SCENARIOS_PER_EXAMPLE = 1 / 2
