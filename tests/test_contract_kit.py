@@ -16,7 +16,7 @@ import pytest
 
 from contract_tests.target import EXIT_UNTESTED
 
-from live_server import LiveServer, start_server
+from live_server import LiveServer, http, start_server
 from mock_variants import BROKEN
 
 HERE = Path(__file__).resolve().parent
@@ -112,7 +112,8 @@ def test_sequences_run_across_the_family_and_claim_each_claimed_offer_twice(tmp_
     succeeded = {line.split()[1].removeprefix("api.") for line in answered if line.split()[2] == "200"}
     assert succeeded == {"trackUser", "getUser", "getUserTimeline", "getUserOffers", "claimOffer", "trackEvent",
                          "trackEvents"}, answered
-    claimed, refused = answered["POST api.claimOffer 200 "], answered["POST api.claimOffer 400 Offer is no longer active"]
+    claimed = answered["POST api.claimOffer 200 "]
+    refused = answered["POST api.claimOffer 400 Offer is no longer active"]
     assert refused >= claimed > 0, answered
 
 
@@ -134,6 +135,83 @@ def test_a_live_main_key_against_a_remote_url_is_refused():
     assert ("refusing to write with a pk_live_ key to https://api.gamifyhost.com: the suite creates profiles, "
             "events and claims there with --api-key (--skip-writes only reads)") in run.stdout + run.stderr
     assert "passed" not in run.stdout and "failed" not in run.stdout
+
+
+def as_remote(url: str) -> str:
+    """The same server under an address the live-key guard counts as off this machine: on Linux 0.0.0.0
+    reaches this machine, but it is no loopback address (as staging's is not)."""
+    return url.replace("127.0.0.1", "0.0.0.0")
+
+
+@pytest.mark.parametrize("allow_live", [False, True])
+def test_a_live_other_key_off_this_machine_only_reads_unless_allowed(allow_live):
+    """Without --allow-live the LIVE key reads (isolation) but writes nothing: no profile, so no event and
+    no claim, exists in LIVE after the run. With it, the same run writes there."""
+    server = start_server("--quiet")
+    try:
+        run = contract("--base-url", as_remote(server.url), "--api-key", "pk_test_ci_partner_a",
+                       "--other-api-key", "pk_live_ci_partner_a", "--max-examples", "10", "--rate-limit", "1000",
+                       "--inferred", "fail", *(["--allow-live"] if allow_live else []))
+        _, _, live = http("GET", f"{server.url}/__mock/profiles?environment=LIVE&limit=100")
+    finally:
+        server.stop()
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    settings = run.stdout.splitlines()[1]
+    assert settings.endswith("1 other key" if allow_live else "1 other key (1 read only)"), settings
+    assert re.search(r"test_other_keys_see_none_of_a_users_journey\[0\] PASSED", run.stdout), run.stdout[-3000:]
+    written = {profile["externalId"] for profile in live["data"]}
+    assert bool(written) is allow_live, written
+    assert all(external_id.startswith("ct-") for external_id in written)
+
+
+def test_skip_writes_reads_the_named_users_and_changes_nothing():
+    """--skip-writes against the QA fixtures: only reads are sent, to the users named, and the mock's
+    whole state exports the same afterwards."""
+    server = start_server("--quiet", "--fixtures", str(HERE.parent / "fixtures" / "journeys.yaml"))
+    try:
+        _, _, before = http("GET", f"{server.url}/__mock/export")
+        http("DELETE", f"{server.url}/__mock/requests")
+        run = contract("--base-url", as_remote(server.url), "--api-key", "pk_test_4e1baec9e705789eebc174f4eabc875a",
+                       "--other-api-key", "pk_live_4e1baec9e705789eebc174f4eabc875a", "--skip-writes",
+                       "--user", "tier-whale", "--user", "stage-churned", "--max-examples", "10",
+                       "--rate-limit", "1000", "--inferred", "fail")
+        _, _, after = http("GET", f"{server.url}/__mock/export")
+        _, _, journal = http("GET", f"{server.url}/__mock/requests?limit=1000")
+    finally:
+        server.stop()
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    assert run.stdout.splitlines()[1].endswith("1 other key, reads only (--skip-writes) of 2 users")
+    assert "test_conformance[POST /v1/user-journeys/users] SKIPPED (--skip-writes: this test writes)" in run.stdout
+    assert "test_stateful_conformance SKIPPED (--skip-writes: this test writes)" in run.stdout
+    assert re.search(r"test_conformance\[GET /v1/user-journeys/users/\{externalId\}/offers\] PASSED", run.stdout)
+    # Reading offers issues what the segment earns (the mock's inferred rule): only unclaimed offers are new.
+    assert without_offers(after) == without_offers(before)
+    new = [offer for profile in after["profiles"] for offer in profile.get("offers", [])
+           if offer not in [o for p in before["profiles"] for o in p.get("offers", [])]]
+    assert all("claimedAt" not in offer for offer in new), new
+    requests = journal["data"]
+    assert len(requests) < 1000
+    # Schemathesis also probes undeclared methods on the read paths (DELETE, POST, ...): each refused, 405.
+    assert {e["status"] for e in requests if e["method"] not in ("GET", "OPTIONS")} == {405}, requests
+    read = {entry["path"].split("/")[4] for entry in requests if entry["status"] == 200}
+    assert read == {"tier-whale", "stage-churned"}, read
+
+
+def without_offers(export: dict) -> list[dict]:
+    return [{name: value for name, value in profile.items() if name != "offers"} for profile in export["profiles"]]
+
+
+def test_skip_writes_needs_a_user():
+    run = contract("--skip-writes", timeout=60)
+    assert run.returncode == 4
+    assert "--skip-writes needs at least one --user ID: an existing user to read" in run.stdout + run.stderr
+
+
+def test_a_user_the_main_key_does_not_have_stops_a_skip_writes_run():
+    run = contract("--skip-writes", "--user", "nobody-here", timeout=60)
+    assert (run.returncode, run.stdout) == (EXIT_UNTESTED, "")
+    assert run.stderr == ("contract: --user nobody-here is not a user of key pk_test_con… (404 User not found); "
+                          "nothing was tested\n")
 
 
 def test_base_url_needs_a_key():
