@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from hypothesis import strategies as st
 
-from .laws import answered, check_examples, environment_of, fresh_id, law
+from .laws import answered, check_examples, environment_of, fresh_id, law, needs_writes
 from .schema import PROPERTIES, valid_bodies, valid_events
 from .target import ApiClient, Exchange, Target
 
@@ -74,6 +74,7 @@ def check_counted(target: Target, api: ApiClient, external_id: str, total: int) 
 
 def test_a_tracked_user_reads_back_as_answered(target: Target, api: ApiClient):
     """The spec's links from trackUser: getUser and getUserTimeline of the user just tracked."""
+    needs_writes(target, target.api_key)
     def check(body: dict[str, Any]) -> None:
         external_id = fresh_id(target, "read")
         tracked = answered(target, api.track({"externalId": external_id, **body}, target.api_key),
@@ -98,6 +99,7 @@ def test_a_tracked_user_reads_back_as_answered(target: Target, api: ApiClient):
 
 def test_a_tracked_event_is_stored_as_sent(target: Target, api: ApiClient):
     """An event for an unknown user: the answer, the timeline and the new profile all hold it."""
+    needs_writes(target, target.api_key)
     def check(body: dict[str, Any]) -> None:
         external_id = fresh_id(target, "event")
         exchange = api.track_event({"externalId": external_id, **body}, target.api_key)
@@ -132,6 +134,7 @@ def test_a_tracked_event_is_stored_as_sent(target: Target, api: ApiClient):
 def test_each_event_takes_its_place_in_the_timeline(target: Target, api: ApiClient):
     """Events tracked one by one, in any order of occurredAt (backfills included): after each, the
     timeline is newest first, so the event is first when it is the newest, and reads as answered."""
+    needs_writes(target, target.api_key)
     def check(times: list[str], body: dict[str, Any]) -> None:
         external_id = tracked_user(target, api, "order")
         tracked: list[dict[str, Any]] = []
@@ -149,6 +152,7 @@ def test_each_event_takes_its_place_in_the_timeline(target: Target, api: ApiClie
 
 def test_batches_add_their_events_newest_first(target: Target, api: ApiClient):
     """Batches for two users, one after another: each adds its events to their owners' timelines."""
+    needs_writes(target, target.api_key)
     def check(data: st.DataObject, sizes: list[int]) -> None:
         users = [tracked_user(target, api, "batch") for _ in range(2)]
         times = iter(data.draw(distinct_times(sum(sizes)), label="occurredAt"))
@@ -179,6 +183,7 @@ def test_batches_add_their_events_newest_first(target: Target, api: ApiClient):
 
 def test_a_batch_with_a_bad_event_stores_nothing(target: Target, api: ApiClient):
     """All or nothing: a known user's timeline stays as it was, and an unknown user stays unknown."""
+    needs_writes(target, target.api_key)
     def check(good: list[dict[str, Any]], spoiler: dict[str, Any], index: int) -> None:
         known, unknown = tracked_user(target, api, "atomic"), fresh_id(target, "atomic")
         batch = [{**event, "externalId": (known, unknown)[i % 2]} for i, event in enumerate(good)]
@@ -200,6 +205,7 @@ def test_a_batch_with_a_bad_event_stores_nothing(target: Target, api: ApiClient)
 def test_pages_partition_the_timeline(target: Target, api: ApiClient):
     """Page p holds events (p-1)*limit+1 to p*limit of the whole timeline, newest first; a page past
     the end is empty (inferred: the docs do not say whether it is an empty page or an error)."""
+    needs_writes(target, target.api_key)
     def check(data: st.DataObject, count: int, limit: int) -> None:
         external_id = tracked_user(target, api, "pages")
         if count:
@@ -230,6 +236,7 @@ def test_other_keys_see_none_of_a_users_journey(target: Target, api: ApiClient, 
         pytest.skip("isolation needs a second key: pass --other-api-key (other environment or partner)")
     keys = [target.api_key, *target.other_api_keys]
     owner, other = keys[key_index], keys[(key_index + 1) % len(keys)]
+    needs_writes(target, owner, other)
     external_id = fresh_id(target, "iso")
     mine = answered(target, api.track({"externalId": external_id, "displayName": "Owner"}, owner),
                     "a valid upsert is answered 200 with the profile")

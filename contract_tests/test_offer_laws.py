@@ -39,7 +39,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from .laws import answered, environment_of, fresh_id, law, law_settings
+from .laws import answered, environment_of, fresh_id, law, law_settings, needs_writes
 from .schema import MAX_ACTIVE_OFFERS
 from .target import ApiClient, Exchange, Target
 from .test_journey_laws import MAX_LIMIT, at_second
@@ -229,8 +229,10 @@ def test_offer_sequences_follow_the_laws(target: Target, api: ApiClient):
     if found is None:
         pytest.skip("the offer laws move the mock's clock, and the target has no control API "
                     "(POST /__mock/clock): it is not the mock, or the mock runs with --no-control-api")
+    needs_writes(target, target.api_key)
     clock = found
-    key, other_keys = target.api_key, target.other_api_keys
+    key = target.api_key
+    other_keys = tuple(other for other in target.other_api_keys if target.may_write(other))  # they claim
     listing = lists_every_offer(api, answered(target, api.track({"externalId": target.known_user}, key),
                                               "a valid upsert is answered 200 with the profile")["partnerId"],
                                 key, target.known_user)
