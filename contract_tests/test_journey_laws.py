@@ -19,10 +19,12 @@ from hypothesis import strategies as st
 
 from .laws import answered, check_examples, environment_of, fresh_id, law, needs_writes
 from .schema import PROPERTIES, valid_bodies, valid_events
-from .target import ApiClient, Exchange, Target
+from .target import READS, ApiClient, Exchange, Target
 
 MAX_LIMIT = 100  # documented: a timeline page holds at most 100 events
 TOTAL_RULE = "a timeline's total is the number of the user's events"
+USER_NOT_FOUND = "User not found"  # inferred: the message other GamifyHost pages give a 404 of a user
+OFFER_NOT_FOUND = "Offer not found"  # documented: a claim of an offer that is not the user's
 # What a profile keeps as given. Its figures, and how reads move its timestamps, are the docs' "recomputed
 # periodically" (the mock recomputes them on every read).
 STORED = ["id", "partnerId", "environment", *PROPERTIES]
@@ -238,40 +240,91 @@ def test_pages_partition_the_timeline(target: Target, api: ApiClient):
     check_examples(target, 1 / 5, check, data=st.data(), count=st.integers(0, 25), limit=st.integers(1, 10))
 
 
+def unseen_rule(other: str, owner: str, operation_id: str, why: str) -> str:
+    return (f"{other[:8]}… must not see a user of {owner[:8]}… via {operation_id} ({why}), "
+            "or the two keys share a partner and an environment")
+
+
+def check_unseen(target: Target, api: ApiClient, external_id: str, owner: str, other: str, why: str) -> None:
+    """Every read of `owner`'s user under `other`: never 200 (documented: the key's partner and environment
+    scope everything), and 404 "User not found" (inferred: the docs give no error of these pages)."""
+    for operation_id in READS:
+        exchange = api.call(operation_id, other, path={"externalId": external_id})
+        law(target, exchange.status != 200, unseen_rule(other, owner, operation_id, why), exchange, "not 200",
+            exchange.status)
+        message = exchange.body.get("message") if isinstance(exchange.body, dict) else None
+        law(target, (exchange.status, message) == (404, USER_NOT_FOUND),
+            f'a user the key cannot see is 404 "{USER_NOT_FOUND}" ({operation_id})', exchange,
+            (404, USER_NOT_FOUND), (exchange.status, message), inferred=True)
+
+
+def check_claim_refused(target: Target, api: ApiClient, external_id: str, offer_id: str, owner: str,
+                        other: str, has_user: bool = False) -> None:
+    """A claim under `other` of an offer of `owner`'s user: 404 (documented: the offer is not the user's,
+    as the key sees the user), "Offer not found": documented when the key has a user of that externalId
+    (`has_user`: the offer is not theirs), inferred when it has none (a server might say "User not found")."""
+    exchange = api.claim(external_id, offer_id, other)
+    law(target, exchange.status == 404, f"{other[:8]}… cannot claim an offer of {owner[:8]}…'s user: 404",
+        exchange, 404, exchange.status)
+    message = exchange.body.get("message") if isinstance(exchange.body, dict) else None
+    rule = ("a claim of an offer that is not the user's" if has_user else "a claim for a user the key does not have")
+    law(target, message == OFFER_NOT_FOUND, f'{rule} is 404 "{OFFER_NOT_FOUND}"', exchange, OFFER_NOT_FOUND,
+        message, inferred=not has_user)
+
+
+def key_pair(target: Target, key_index: int) -> tuple[str, str]:
+    """(owner, other) for the isolation laws: the main key's user seen by the first other key, then by the
+    second; with one other key, the second pair is the other way round (the other key's user)."""
+    others = target.other_api_keys
+    return (target.api_key, others[key_index]) if key_index < len(others) else (others[0], target.api_key)
+
+
 @pytest.mark.parametrize("key_index", [0, 1])
 def test_other_keys_see_none_of_a_users_journey(target: Target, api: ApiClient, key_index: int):
-    """Isolation by partner and environment on every operation: reads of a user under another key
-    find nothing, and events tracked under another key go to that key's own user."""
+    """Isolation by partner and environment on every operation: reads of a user under another key find
+    nothing (getUser, getUserTimeline, getUserOffers), a claim of the user's offer under another key
+    finds no offer, and events tracked under another key go to that key's own user. No clock is moved:
+    the user's welcome offers come with the first read of its list (inferred), so this holds against
+    any server. A key the run may not write with (a pk_live_ key off this machine without
+    --allow-live) still reads; its claims and events are left out."""
     if not target.other_api_keys:
         pytest.skip("isolation needs a second key: pass --other-api-key (other environment or partner)")
-    keys = [target.api_key, *target.other_api_keys]
-    owner, other = keys[key_index], keys[(key_index + 1) % len(keys)]
-    needs_writes(target, owner, other)
+    owner, other = key_pair(target, key_index)
+    needs_writes(target, owner)
     external_id = fresh_id(target, "iso")
     mine = answered(target, api.track({"externalId": external_id, "displayName": "Owner"}, owner),
                     "a valid upsert is answered 200 with the profile")
 
-    def check_unseen(why: str) -> None:
-        for exchange in (api.user(external_id, other), api.timeline(external_id, other)):
-            law(target, exchange.status != 200, f"{other[:8]}… must not see a user {owner[:8]}… created ({why}), "
-                "or the two keys share a partner and an environment", exchange, "not 200", exchange.status)
-            law(target, exchange.status == 404, "a user the key cannot see is 404", exchange, 404, exchange.status,
-                inferred=True)
-
-    check_unseen("tracked")
+    check_unseen(target, api, external_id, owner, other, "tracked")
+    exchange = api.offers(external_id, owner)
+    data = exchange.body.get("data") if exchange.status == 200 and isinstance(exchange.body, dict) else None
+    offers = data.get("offers") if isinstance(data, dict) else None
+    law(target, isinstance(offers, list) and bool(offers), "a new user is offered the welcome offers at once",
+        exchange, "200 with welcome offers in data.offers", offers if offers else exchange.status, inferred=True)
+    offer_ids = [o["id"] for o in offers if isinstance(o, dict) and isinstance(o.get("id"), str)] \
+        if isinstance(offers, list) else []
+    check_unseen(target, api, external_id, owner, other, "with offers")
     answered(target, api.track_event({"externalId": external_id, "category": "GAME_PLAY", "eventType": "mine"},
                                      owner), "a valid event is answered 200 with the stored event", inferred=True)
-    check_unseen("with an event")
-    theirs = {"externalId": external_id, "category": "CUSTOM", "eventType": "theirs"}
-    answered(target, api.track_event(theirs, other), "a valid event is answered 200 with the stored event",
-             inferred=True)
-    answered(target, api.track_events([theirs, theirs], other), "a valid batch is answered 200 with its events",
-             inferred=True)
+    check_unseen(target, api, external_id, owner, other, "with an event")
+    writes = target.may_write(other)
+    if writes:
+        for offer_id in offer_ids:
+            check_claim_refused(target, api, external_id, offer_id, owner, other)
+        theirs = {"externalId": external_id, "category": "CUSTOM", "eventType": "theirs"}
+        answered(target, api.track_event(theirs, other), "a valid event is answered 200 with the stored event",
+                 inferred=True)
+        answered(target, api.track_events([theirs, theirs], other), "a valid batch is answered 200 with its events",
+                 inferred=True)
+        for offer_id in offer_ids:  # now the key has a user of that externalId, its own
+            check_claim_refused(target, api, external_id, offer_id, owner, other, has_user=True)
     exchange = api.timeline(external_id, owner)
     page = answered(target, exchange, "a user's timeline is answered 200")
     law(target, [e["eventType"] for e in page["events"]] == ["mine"],
-        "events tracked under one key never show under another", exchange, ["mine"],
+        "events tracked or offers claimed under one key never show under another", exchange, ["mine"],
         [e["eventType"] for e in page["events"]])
+    if not writes:
+        return
     exchange = api.user(external_id, other)
     their_profile = answered(target, exchange, "an event for an unknown user creates its profile", inferred=True)
     law(target, their_profile.get("id") != mine["id"] and their_profile.get("displayName") != "Owner",

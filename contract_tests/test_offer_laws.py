@@ -42,10 +42,10 @@ from hypothesis.stateful import (
 from .laws import answered, environment_of, fresh_id, law, law_settings, needs_writes
 from .schema import MAX_ACTIVE_OFFERS
 from .target import ApiClient, Exchange, Target
-from .test_journey_laws import MAX_LIMIT, at_second
+from .test_journey_laws import MAX_LIMIT, OFFER_NOT_FOUND, at_second, check_claim_refused
 
 DAY = 86400
-NOT_FOUND, NO_LONGER_ACTIVE, EXPIRED = "Offer not found", "Offer is no longer active", "Offer has expired"
+NOT_FOUND, NO_LONGER_ACTIVE, EXPIRED = OFFER_NOT_FOUND, "Offer is no longer active", "Offer has expired"
 CLAIM_EVENT = "offer_claimed"
 # What an offer is, as the list and the claim answer it; status and claimedAt follow the claim.
 KEPT = ["id", "externalId", "offerType", "gameType", "title", "description", "pointsValue", "expiresAt",
@@ -332,12 +332,7 @@ def test_offer_sequences_follow_the_laws(target: Target, api: ApiClient):
         def claim_under_another_key(self, offer_id: str, index: int) -> None:
             """Another environment or partner can never claim the offer: for it the user does not exist."""
             other = other_keys[index % len(other_keys)]
-            exchange = api.claim(self.seen[offer_id].owner, offer_id, other)
-            law(target, exchange.status == 404, f"{other[:8]}… cannot claim an offer of {key[:8]}…'s user: 404",
-                exchange, 404, exchange.status)
-            message = exchange.body.get("message") if isinstance(exchange.body, dict) else None
-            law(target, message == NOT_FOUND, f'a claim for a user the key does not have is 404 "{NOT_FOUND}"',
-                exchange, NOT_FOUND, message, inferred=True)
+            check_claim_refused(target, api, self.seen[offer_id].owner, offer_id, key, other)
 
         def _claim(self, claimant: str, offer_id: str, malformed: bool = False) -> None:
             now, seen = clock.now, self.seen.get(offer_id)
