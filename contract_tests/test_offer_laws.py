@@ -47,6 +47,8 @@ from .test_journey_laws import MAX_LIMIT, OFFER_NOT_FOUND, at_second, check_clai
 DAY = 86400
 NOT_FOUND, NO_LONGER_ACTIVE, EXPIRED = OFFER_NOT_FOUND, "Offer is no longer active", "Offer has expired"
 CLAIM_EVENT = "offer_claimed"
+NEVER_LISTED_AGAIN = "a claimed offer leaves the list, which holds only active offers"
+CLAIM_EVENT_RULE = f"each claim puts one {CLAIM_EVENT} event with the offer's pointsValue on the timeline"
 # What an offer is, as the list and the claim answer it; status and claimedAt follow the claim.
 KEPT = ["id", "externalId", "offerType", "gameType", "title", "description", "pointsValue", "expiresAt",
         "metadata"]
@@ -291,18 +293,17 @@ def test_offer_sequences_follow_the_laws(target: Target, api: ApiClient):
             return new
 
         def _check_listed(self, offer: dict[str, Any], external_id: str, now: int, exchange: Exchange) -> None:
+            seen = self.seen.get(offer["id"])
+            law(target, seen is None or seen.claimed_at is None, NEVER_LISTED_AGAIN, exchange, "not listed", offer)
             state = (offer.get("externalId"), offer.get("status"), offer.get("claimedAt"))
             law(target, state == (external_id, "active", None),
                 "a user's list holds only their own active offers, unclaimed", exchange,
                 (external_id, "active", None), state)
             law(target, instant(offer["expiresAt"]) > now, "a user's list holds only offers that have not expired",
                 exchange, f"expiresAt after {rfc3339(now)}", offer["expiresAt"])
-            seen = self.seen.get(offer["id"])
             if seen is None:
                 return
             law(target, seen.owner == external_id, "an offer belongs to one user", exchange, seen.owner, external_id)
-            law(target, seen.claimed_at is None, "a claimed offer is never listed again", exchange,
-                "not listed", offer)
             law(target, seen.issued_at <= now, "an offer is out of sight while the clock is before its issue",
                 exchange, f"not listed before {rfc3339(seen.issued_at)}", offer, inferred=True)
             kept = {name: offer.get(name) for name in KEPT}
@@ -367,8 +368,7 @@ def test_offer_sequences_follow_the_laws(target: Target, api: ApiClient):
             expected = self.claim_events[external_id]
             points = Counter(value for value, _, _ in expected.elements())
             received = Counter(value for value, _, _ in present.elements())
-            law(target, received == points, f"each claim puts one {CLAIM_EVENT} event with the offer's pointsValue "
-                "on the timeline", exchange, _listed(points), _listed(received))
+            law(target, received == points, CLAIM_EVENT_RULE, exchange, _listed(points), _listed(received))
             law(target, present == expected, f"an {CLAIM_EVENT} event is at the claim's instant and names the offer "
                 "in metadata.offerId", exchange, _listed(expected), _listed(present), inferred=True)
 
