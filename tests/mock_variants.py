@@ -10,9 +10,10 @@ import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask, Response, request
+from flask.typing import ResponseReturnValue
 
 from contract_tests.schema import MAX_ACTIVE_OFFERS
 from mock_server import create_app
@@ -34,8 +35,8 @@ def _changing_profiles(change: Change) -> Flask:
     view = app.view_functions[TRACK_USER_ENDPOINT]
     seen: set[tuple[str, str, str]] = set()
 
-    def changed_view(**path: str) -> Response:
-        answer = view(**path).get_json()
+    def changed_view(**path: str) -> ResponseReturnValue:
+        answer = cast(Response, view(**path)).get_json()
         profile = answer["data"]
         key = (profile["partnerId"], profile["environment"], profile["externalId"])
         created = key not in seen
@@ -51,8 +52,8 @@ def _changing_answers(app: Flask, operation_id: str, change: Callable[[dict[str,
     """`app`, with `change(data)` applied to the data of every 200 answer of one operation."""
     view = app.view_functions[f"api.{operation_id}"]
 
-    def changed_view(**path: str) -> Response:
-        answer = view(**path).get_json()
+    def changed_view(**path: str) -> ResponseReturnValue:
+        answer = cast(Response, view(**path)).get_json()
         change(answer["data"])
         return app.json.response(answer)
 
@@ -147,9 +148,9 @@ def batch_keeps_good_events() -> Flask:
     view = app.view_functions["api.trackEvents"]
     one_event = state.operations["trackEvent"].body
 
-    def keeping_view(**path: str) -> Response:
+    def keeping_view(**path: str) -> ResponseReturnValue:
         try:
-            return view(**path)
+            return cast(Response, view(**path))
         except ApiError as refused:
             body = request.get_json(silent=True)
             events = body.get("events") if refused.status == 400 and isinstance(body, dict) else None
@@ -168,7 +169,7 @@ def get_user_ignores_environment() -> Flask:
     app = create_app()
     store = _state(app).store
     read = store.read
-    store.read = lambda principal, external_id: read(  # type: ignore[method-assign]
+    store.read = lambda principal, external_id: read(
         Principal(principal.partner_id, "TEST", principal.api_key), external_id)
     return app
 
@@ -220,7 +221,7 @@ def second_claim_succeeds() -> Flask:
             listing = store.offer_listing(principal.space, external_id)
             return next(o for o in (listing.offers if listing else ()) if uuid.UUID(int=o.id) == uuid.UUID(offer_id))
 
-    store.claim = claiming_again  # type: ignore[method-assign]
+    store.claim = claiming_again
     return app
 
 
@@ -254,9 +255,13 @@ def recording() -> Flask:
             seen.add(user)
             created.append(stored["externalId"])
 
+    def note_all(events: list[dict[str, Any]]) -> None:
+        for event in events:
+            note(event)
+
     app = _changing_profiles(lambda profile, was_created, body: note(profile))
     _changing_answers(app, "trackEvent", lambda data: note(data["event"]))
-    _changing_answers(app, "trackEvents", lambda data: [note(event) for event in data["events"]])
+    _changing_answers(app, "trackEvents", lambda data: note_all(data["events"]))
     path = os.environ["RECORD_FILE"]
     atexit.register(lambda: Path(path).write_text("\n".join(created), encoding="utf-8"))
     return app
