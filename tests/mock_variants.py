@@ -19,7 +19,8 @@ from contract_tests.schema import MAX_ACTIVE_OFFERS
 from mock_server import create_app
 from mock_server.auth import Principal
 from mock_server.errors import ApiError
-from mock_server.journeys.offers import NO_LONGER_ACTIVE, Offer, OfferError
+from mock_server.journeys.offers import NO_LONGER_ACTIVE, OFFER_CLAIMED, Offer, OfferError
+from mock_server.journeys.profiles import HeldOffers
 
 Change = Callable[[dict[str, Any], bool, dict[str, Any]], None]
 TRACK_USER_ENDPOINT = "api.trackUser"
@@ -225,6 +226,75 @@ def second_claim_succeeds() -> Flask:
     return app
 
 
+def total_off_by_one() -> Flask:
+    """The timeline's total counts one event more than the user has."""
+    return _changing_answers(create_app(), "getUserTimeline", lambda data: data.update(total=data["total"] + 1))
+
+
+def _in_test(principal: Principal) -> Principal:
+    """The same partner's TEST environment, whatever the key's."""
+    return Principal(principal.partner_id, "TEST", principal.api_key)
+
+
+def live_key_sees_test_timeline() -> Flask:
+    """getUserTimeline reads the partner's TEST users whatever the key's environment."""
+    app = create_app()
+    store = _state(app).store
+    timeline = store.timeline
+    store.timeline = lambda principal, external_id, offset, limit: timeline(
+        _in_test(principal), external_id, offset, limit)
+    return app
+
+
+def no_offer_claimed_event() -> Flask:
+    """A claim stores the offer claimed, but writes no offer_claimed event on the timeline."""
+    app = create_app()
+    storage = _state(app).store._storage
+    add_events = storage.add_events
+    storage.add_events = lambda space, external_id, events: add_events(
+        space, external_id, [event for event in events if event.event_type != OFFER_CLAIMED])
+    return app
+
+
+def claimed_offer_stays_listed() -> Flask:
+    """A claimed offer stays in its user's list until it expires, shown active and unclaimed."""
+    app = create_app()
+    store = _state(app).store
+    held_offers = store.offers
+
+    def listing_claimed(principal: Principal, external_id: str) -> HeldOffers | None:
+        held = held_offers(principal, external_id)
+        every = store.offer_listing(principal.space, external_id)
+        if held is None or every is None:
+            return held
+        claimed = [replace(offer, claimed_at=None) for offer in every.offers
+                   if offer.claimed_at is not None and held.now < offer.expires_at]
+        return HeldOffers([*held.offers, *claimed], held.now)
+
+    store.offers = listing_claimed
+    return app
+
+
+def offers_ignore_environment() -> Flask:
+    """getUserOffers and claimOffer act on the partner's TEST users whatever the key's environment."""
+    app = create_app()
+    store = _state(app).store
+    held_offers, claim = store.offers, store.claim
+    store.offers = lambda principal, external_id: held_offers(_in_test(principal), external_id)
+    store.claim = lambda principal, external_id, offer_id: claim(_in_test(principal), external_id, offer_id)
+    return app
+
+
+def claim_ignores_environment() -> Flask:
+    """claimOffer alone acts on the partner's TEST users whatever the key's environment: a LIVE key
+    cannot see a TEST user, yet claims its offers."""
+    app = create_app()
+    store = _state(app).store
+    claim = store.claim
+    store.claim = lambda principal, external_id, offer_id: claim(_in_test(principal), external_id, offer_id)
+    return app
+
+
 BROKEN = {
     "new_id_on_update": "id never changes on update",
     "first_seen_moves": "firstSeenAt never changes",
@@ -237,9 +307,15 @@ BROKEN = {
     "timeline_oldest_first": "a timeline is newest first by occurredAt",
     "event_without_occurred_at": '"occurredAt" is a required property',
     "batch_keeps_good_events": "a refused batch stores none of its events",
-    "get_user_ignores_environment": "must not see a user",
+    "get_user_ignores_environment": "pk_live_… must not see a user of pk_test_… via getUser (",
     "fourth_active_offer": f"a user has at most {MAX_ACTIVE_OFFERS} active offers at a time",
     "second_claim_succeeds": "a claimed offer is no longer active",
+    "total_off_by_one": "a timeline's total is the number of the user's events",
+    "live_key_sees_test_timeline": "pk_live_… must not see a user of pk_test_… via getUserTimeline (",
+    "no_offer_claimed_event": "each claim puts one offer_claimed event with the offer's pointsValue on the timeline",
+    "claimed_offer_stays_listed": "a claimed offer leaves the list, which holds only active offers",
+    "offers_ignore_environment": "pk_live_… must not see a user of pk_test_… via getUserOffers (",
+    "claim_ignores_environment": "pk_live_… cannot claim an offer of pk_test_…'s user: 404",
 }
 
 
