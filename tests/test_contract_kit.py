@@ -104,9 +104,14 @@ def test_everything_the_suite_creates_carries_the_run_prefix(tmp_path):
 def test_sequences_run_across_the_family_and_claim_each_claimed_offer_twice(tmp_path):
     """The stateful phase starts from trackUser, trackEvent and trackEvents and follows the spec's links to
     every read and to claimOffer; each claim answered 200 is sent again at once, and that second claim is
-    400 "Offer is no longer active". (Requests about the preflight's user are not counted.)"""
+    400 "Offer is no longer active". (Requests about the preflight's user are not counted.)
+
+    With a fixed Hypothesis seed: which links a sequence follows is drawn at random, and about one run
+    in sixteen of 50 sequences claimed nothing (seen here), which would prove nothing of the claims.
+    The seed makes the run one fixed example (17 claims, each sent twice, in 842 requests)."""
     record = tmp_path / "answered.txt"
-    run = contract("--app", "mock_variants:recording_requests", "-k", "stateful", env={"RECORD_FILE": str(record)})
+    run = contract("--app", "mock_variants:recording_requests", "-k", "stateful", "--hypothesis-seed", "1",
+                   env={"RECORD_FILE": str(record)})
     assert run.returncode == 0, run.stdout[-3000:]
     answered = Counter(record.read_text(encoding="utf-8").splitlines())
     succeeded = {line.split()[1].removeprefix("api.") for line in answered if line.split()[2] == "200"}
