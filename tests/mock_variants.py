@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
@@ -19,6 +20,7 @@ from contract_tests.schema import MAX_ACTIVE_OFFERS
 from mock_server import create_app
 from mock_server.auth import Principal
 from mock_server.errors import ApiError
+from mock_server.journeys.events import Event
 from mock_server.journeys.offers import NO_LONGER_ACTIVE, OFFER_CLAIMED, Offer, OfferError
 from mock_server.journeys.profiles import HeldOffers
 
@@ -295,6 +297,52 @@ def claim_ignores_environment() -> Flask:
     return app
 
 
+def _changing_metrics(change: Callable[[Any, list[Event], int], Any]) -> Flask:
+    """The mock, with every profile's figures (getUser, upserts, the offers' segments) replaced by
+    `change(metrics, events, now)`: the engine's `Metrics` as computed, the user's events, the mock's now."""
+    app = create_app()
+    store = _state(app).store
+    snapshot = store._snapshot
+
+    def changed(space: Any, profile: Any, now: int, fresh: Any = None) -> Any:
+        taken = snapshot(space, profile, now, fresh)
+        events = list(store._storage.journey(space, profile.external_id) or ())
+        return replace(taken, metrics=change(taken.metrics, events, now))
+
+    store._snapshot = changed
+    return app
+
+
+def stage_ignores_clock() -> Flask:
+    """lifecycleStage is computed at the wall clock's now, not at the mock's (frozen or moved) clock."""
+    app = create_app()
+    store = _state(app).store
+    snapshot = store._snapshot
+
+    def wall_clock_stage(space: Any, profile: Any, now: int, fresh: Any = None) -> Any:
+        taken = snapshot(space, profile, now, fresh)
+        wall = snapshot(space, profile, int(time.time()))
+        return replace(taken, metrics=replace(taken.metrics, lifecycleStage=wall.metrics.lifecycleStage))
+
+    store._snapshot = wall_clock_stage
+    return app
+
+
+def tier_threshold_moved() -> Flask:
+    """The regular tier starts at 6 plays in 30 days, not at the documented 5."""
+    return _changing_metrics(lambda metrics, events, now: replace(
+        metrics, engagementTier="casual" if metrics.plays30d == 5 else metrics.engagementTier))
+
+
+def points_not_counted() -> Flask:
+    """pointsEarned30d leaves out the points of CAMPAIGN events."""
+    def change(metrics: Any, events: list[Event], now: int) -> Any:
+        left_out = sum(max(event.points, 0) for event in events
+                       if event.category == "CAMPAIGN" and now - 30 * 86400 < event.occurred_at <= now)
+        return replace(metrics, pointsEarned30d=metrics.pointsEarned30d - left_out)
+    return _changing_metrics(change)
+
+
 BROKEN = {
     "new_id_on_update": "id never changes on update",
     "first_seen_moves": "firstSeenAt never changes",
@@ -316,6 +364,10 @@ BROKEN = {
     "claimed_offer_stays_listed": "a claimed offer leaves the list, which holds only active offers",
     "offers_ignore_environment": "pk_live_… must not see a user of pk_test_… via getUserOffers (",
     "claim_ignores_environment": "pk_live_… cannot claim an offer of pk_test_…'s user: 404",
+    "stage_ignores_clock": "lifecycleStage is a stage whose documented criteria the user meets",
+    "tier_threshold_moved": "engagementTier follows the documented thresholds of plays in 30 days: under 5 casual, "
+                            "5-15 regular, 15-50 power_user, over 50 whale",
+    "points_not_counted": "pointsEarned30d sums the points earned in the last 30 days, by events of every category",
 }
 
 
