@@ -17,6 +17,7 @@ from mock_server.safety import UnsafeTarget
 from mock_server.spec import load_contract
 
 from .inferred import Judge
+from .laws import answered
 from .schema import aim
 from .target import (
     DEFAULT_APP,
@@ -194,14 +195,16 @@ def read_users(target: Target, api: ApiClient) -> list[str]:
     if not target.may_write(target.api_key):
         pytest.skip(f"the read laws need a user: pass --user ID ({target.why_read_only(target.api_key)})")
     external_id = f"{target.prefix}reads"
-    api.track({"externalId": external_id, "displayName": "Contract reads"}, target.api_key)
+    answered(target, api.track({"externalId": external_id, "displayName": "Contract reads"}, target.api_key),
+             "a valid upsert is answered 200 with the profile")
     now = datetime.now(UTC).replace(microsecond=0)
     events = [{"externalId": external_id, "category": ("GAME_PLAY", "CAMPAIGN", "GAME_PLAY")[i % 3],
                "eventType": "contract_read_law", "points": i % 7 * 5,
                "occurredAt": (now - timedelta(hours=7 * i + 1)).strftime("%Y-%m-%dT%H:%M:%SZ")}
               for i in range(READ_USER_EVENTS)]
     for start in range(0, READ_USER_EVENTS, 100):
-        api.track_events(events[start:start + 100], target.api_key)
+        answered(target, api.track_events(events[start:start + 100], target.api_key),
+                 "a valid batch is answered 200 with its events", inferred=True)
     api.offers(external_id, target.api_key)
     return [external_id]
 

@@ -78,3 +78,10 @@ def needs_writes(target: Target, *keys: str) -> None:
     for key in keys:
         if why := target.why_read_only(key):
             pytest.skip(f"this law writes, and {why}")
+
+
+def key_pair(target: Target, key_index: int) -> tuple[str, str]:
+    """(owner, other) for the isolation laws: the main key's user seen by the first other key, then by the
+    second; with one other key, the second pair is the other way round (the other key's user)."""
+    others = target.other_api_keys
+    return (target.api_key, others[key_index]) if key_index < len(others) else (others[0], target.api_key)

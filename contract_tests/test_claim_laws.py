@@ -13,7 +13,7 @@ from typing import Any
 
 from .laws import answered, fresh_id, law, needs_writes
 from .target import ApiClient, Target
-from .test_offer_laws import CLAIM_EVENT, NO_LONGER_ACTIVE, whole_timeline_of
+from .test_offer_laws import CLAIM_EVENT, CLAIM_EVENT_RULE, NEVER_LISTED_AGAIN, NO_LONGER_ACTIVE, whole_timeline_of
 
 
 def test_a_claim_succeeds_once_and_leaves_its_event(target: Target, api: ApiClient):
@@ -47,7 +47,7 @@ def test_a_claim_succeeds_once_and_leaves_its_event(target: Target, api: ApiClie
         exchange = api.offers(external_id, key)
         listed = [o["id"] for o in answered(target, exchange, "a user's offers are answered 200", "offers",
                                             inferred=True)]
-        law(target, offer["id"] not in listed, "a claimed offer leaves the list, which holds only active offers",
+        law(target, offer["id"] not in listed, NEVER_LISTED_AGAIN,
             exchange, f"no {offer['id']}", listed)
 
     events, exchange = whole_timeline_of(api, external_id, key)
@@ -55,7 +55,7 @@ def test_a_claim_succeeds_once_and_leaves_its_event(target: Target, api: ApiClie
                       for e in events if e.get("eventType") == CLAIM_EVENT)
     expected = sorted((o["pointsValue"], o["id"]) for o in claimed)
     law(target, [points for points, _ in received] == [points for points, _ in expected],
-        f"each claim puts one {CLAIM_EVENT} event with the offer's pointsValue on the timeline", exchange,
+        CLAIM_EVENT_RULE, exchange,
         [points for points, _ in expected], [points for points, _ in received])
     law(target, received == expected, f"an {CLAIM_EVENT} event names its offer in metadata.offerId", exchange,
         expected, received, inferred=True)

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from hypothesis import strategies as st
 
-from .laws import answered, check_examples, environment_of, fresh_id, law, needs_writes
+from .laws import answered, check_examples, environment_of, fresh_id, key_pair, law, needs_writes
 from .schema import PROPERTIES, valid_bodies, valid_events
 from .target import READS, ApiClient, Exchange, Target
 
@@ -270,13 +270,6 @@ def check_claim_refused(target: Target, api: ApiClient, external_id: str, offer_
     rule = ("a claim of an offer that is not the user's" if has_user else "a claim for a user the key does not have")
     law(target, message == OFFER_NOT_FOUND, f'{rule} is 404 "{OFFER_NOT_FOUND}"', exchange, OFFER_NOT_FOUND,
         message, inferred=not has_user)
-
-
-def key_pair(target: Target, key_index: int) -> tuple[str, str]:
-    """(owner, other) for the isolation laws: the main key's user seen by the first other key, then by the
-    second; with one other key, the second pair is the other way round (the other key's user)."""
-    others = target.other_api_keys
-    return (target.api_key, others[key_index]) if key_index < len(others) else (others[0], target.api_key)
 
 
 @pytest.mark.parametrize("key_index", [0, 1])

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, rule, run_state_machine_as_test
 
-from .laws import answered, environment_of, fresh_id, law, law_settings, needs_writes
+from .laws import answered, environment_of, fresh_id, key_pair, law, law_settings, needs_writes
 from .schema import PROPERTIES, valid_bodies
 from .target import ApiClient, Exchange, Target
 
@@ -105,11 +105,11 @@ def test_first_seen_stays_while_last_seen_moves(target: Target, api: ApiClient):
 
 @pytest.mark.parametrize("key_index", [0, 1])
 def test_other_keys_never_see_a_profile(target: Target, api: ApiClient, key_index: int):
-    """Isolation by partner and environment, read through the only operation there is."""
+    """Isolation by partner and environment of the upsert: the other key's upsert of the same externalId
+    makes its own profile. The pairs are those of the journey laws' isolation (laws.key_pair)."""
     if not target.other_api_keys:
         pytest.skip("isolation needs a second key: pass --other-api-key (other environment or partner)")
-    keys = [target.api_key, *target.other_api_keys]
-    owner, other = keys[key_index], keys[(key_index + 1) % len(keys)]
+    owner, other = key_pair(target, key_index)
     needs_writes(target, owner, other)
     external_id = fresh_id(target, "iso")
     mine = accepted(target, api.track(

@@ -143,7 +143,11 @@ def serve(host: str, port: int, keys_file: Path | None, threads: int, fixture_pa
 @click.option("--api-key", help="Public key to call it with (required with --base-url).")
 @click.option("--other-api-key", multiple=True,
               help="Key of the other environment or another partner, for the isolation checks.")
-@click.option("--allow-live", is_flag=True, help="Allow a pk_live_ key against a non-loopback URL.")
+@click.option("--allow-live", is_flag=True,
+              help="Let pk_live_ keys write to a non-loopback URL (without it such other keys only read).")
+@click.option("--skip-writes", is_flag=True, help="Only read: the read operations and laws, on the --user ids.")
+@click.option("--user", "users", multiple=True, metavar="ID",
+              help="An existing user of --api-key for the read laws (required with --skip-writes).")
 @click.option("--max-examples", type=click.IntRange(1),
               help="Examples per test (default 100; 20 against a URL that is not on this machine).")
 @click.option("--rate-limit", type=click.FloatRange(min=0, min_open=True),
@@ -155,8 +159,9 @@ def serve(host: str, port: int, keys_file: Path | None, threads: int, fixture_pa
 @click.option("--app", "app_factory", help="In-process target: module:callable returning a WSGI app.")
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
 def contract(base_url: str | None, api_key: str | None, other_api_key: tuple[str, ...], allow_live: bool,
-             max_examples: int | None, rate_limit: float | None, inferred: str | None, junit: Path | None,
-             no_shrink: bool, app_factory: str | None, pytest_args: tuple[str, ...]) -> None:
+             skip_writes: bool, users: tuple[str, ...], max_examples: int | None, rate_limit: float | None,
+             inferred: str | None, junit: Path | None, no_shrink: bool, app_factory: str | None,
+             pytest_args: tuple[str, ...]) -> None:
     """Run the contract suite against the mock or a server; exit 0 only if it conforms.
 
     Exit 1: it does not conform; 4: a usage error or a live key refused; 6: nothing was tested
@@ -193,7 +198,10 @@ def contract(base_url: str | None, api_key: str | None, other_api_key: tuple[str
             args += [name, str(value)]
     for key in other_api_key:
         args += ["--other-api-key", key]
-    args += ["--allow-live"] * allow_live + ["--no-shrink"] * no_shrink + list(pytest_args)
+    for user in users:
+        args += ["--user", user]
+    args += ["--allow-live"] * allow_live + ["--skip-writes"] * skip_writes + ["--no-shrink"] * no_shrink
+    args += list(pytest_args)
     sys.exit(int(pytest.main(args, plugins=[Progress()])))
 
 
