@@ -30,7 +30,7 @@ def test_wheel_ships_the_spec_keys_schema_and_contract_suite(wheel):
         names = set(archive.namelist())
         assert archive.read("mock_server/openapi.yaml") == (ROOT / "openapi.yaml").read_bytes()
         assert "mock_server/keys-file.schema.yaml" in names
-        suite = {p.name for p in (ROOT / "contract_tests").glob("*.py")}
+        suite = {p.name for p in (ROOT / "contract_tests").glob("*.py")} | {"pytest.ini", "schemathesis.toml"}
         assert suite >= {"conftest.py", "test_conformance.py", "test_upsert_laws.py"}
         assert {f"contract_tests/{name}" for name in suite} <= names
         entry_points = next(n for n in names if n.endswith("entry_points.txt"))
