@@ -13,7 +13,7 @@ Pure: no Flask, no clock (`now` is an argument, epoch seconds) and no storage (t
   score = round(100 * (0.3R + 0.3F + 0.2M + 0.2B), 1).
 - Stage, first match wins: churned (last seen > 30 days ago), at_risk (>= 14 days), power_user,
   engaged, new (first seen < 7 days ago, or later than now, and <= 3 events), else active (which
-  takes the undocumented 7-14 day gap).
+  takes the docs' two gaps: last seen 7-14 days ago, and first seen over 7 days ago with <= 3 events).
 - Tier by plays30d: > 50 whale, >= 15 power_user, >= 5 regular, else casual (15 and 50 are power_user).
 - Recommendations: the `RULES` table, from stage and tier only.
 """
