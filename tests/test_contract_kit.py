@@ -154,13 +154,14 @@ def as_remote(url: str) -> str:
 
 @pytest.mark.parametrize("allow_live", [False, True])
 def test_a_live_other_key_off_this_machine_only_reads_unless_allowed(allow_live):
-    """Without --allow-live the LIVE key reads (isolation) but writes nothing: no profile, so no event and
-    no claim, exists in LIVE after the run. With it, the same run writes there."""
+    """Without --allow-live the LIVE key reads (isolation) but writes nothing in the whole run: no profile,
+    so no event and no claim, exists in LIVE after it. With it, the isolation laws alone (to keep this
+    short) write there, which shows the check above can fail."""
     server = start_server("--quiet")
     try:
         run = contract("--base-url", as_remote(server.url), "--api-key", "pk_test_ci_partner_a",
                        "--other-api-key", "pk_live_ci_partner_a", "--max-examples", "10", "--rate-limit", "1000",
-                       "--inferred", "fail", *(["--allow-live"] if allow_live else []))
+                       "--inferred", "fail", *(["--allow-live", "-k", "other_keys"] if allow_live else []))
         _, _, live = http("GET", f"{server.url}/__mock/profiles?environment=LIVE&limit=100")
     finally:
         server.stop()
