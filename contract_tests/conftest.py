@@ -188,8 +188,9 @@ def api(target: Target) -> ApiClient:
 
 @pytest.fixture(scope="session")
 def read_users(target: Target, api: ApiClient) -> list[str]:
-    """Users the read laws read: the --user ids; else one this run creates (tracked, with
-    READ_USER_EVENTS events of the last 40 days, its offers read once), when the run may write."""
+    """Users the read laws read: the --user ids; else one this run creates, when the run may write: tracked,
+    its offers read (a new user's), READ_USER_EVENTS events of the last 40 days tracked, and its offers read
+    again (what its plays earn besides: on the mock, three active offers, the cap)."""
     if target.users:
         return list(target.users)
     if not target.may_write(target.api_key):
@@ -197,6 +198,7 @@ def read_users(target: Target, api: ApiClient) -> list[str]:
     external_id = f"{target.prefix}reads"
     answered(target, api.track({"externalId": external_id, "displayName": "Contract reads"}, target.api_key),
              "a valid upsert is answered 200 with the profile")
+    api.offers(external_id, target.api_key)  # a new user's offers (the mock's welcome offers), before its plays
     now = datetime.now(UTC).replace(microsecond=0)
     events = [{"externalId": external_id, "category": ("GAME_PLAY", "CAMPAIGN", "GAME_PLAY")[i % 3],
                "eventType": "contract_read_law", "points": i % 7 * 5,

@@ -45,7 +45,6 @@ DAY = 86400
 HOUR = 3600
 GAME_PLAY = "GAME_PLAY"
 CAMPAIGN = "CAMPAIGN"
-STAGES = ("new", "active", "engaged", "power_user", "at_risk", "churned")
 # Documented tiers as closed ranges of plays in 30 days (15 and 50 in two of them, as the docs have it).
 TIER_RANGES = {"casual": (0, 4), "regular": (5, 15), "power_user": (15, 50), "whale": (51, None)}
 DOC_MARGIN = DAY  # how near a window's edge an event's count is left open by the documented laws
@@ -165,9 +164,10 @@ def documented_plays(user: UserModel, now: int, days: int, margin: int = DOC_MAR
 
 
 def documented_points(user: UserModel, now: int, days: int, margin: int = DOC_MARGIN) -> tuple[int, int]:
-    """(least, most) points earned in the last `days` days, as documented: the positive points of events
-    surely inside at least, of events that may be inside at most; a deduction that may be inside may lower
-    the least."""
+    """(least, most) points earned in the last `days` days, as documented ("points earned"): at least the
+    positive points of GAME_PLAY events surely inside (a won game surely earns), at most the positive points
+    of any event that may be inside (which other categories earn is our reading); a deduction that may be
+    inside may lower the least."""
     least = most = 0
     for event in user.events:
         inside = within(now - event.at, now - event.at, days, margin)
@@ -175,7 +175,7 @@ def documented_points(user: UserModel, now: int, days: int, margin: int = DOC_MA
             continue
         if event.points > 0:
             most += event.points
-            least += event.points if inside else 0
+            least += event.points if inside and event.category == GAME_PLAY else 0
         else:
             least += event.points
     return least, most
@@ -188,13 +188,16 @@ def documented_tiers(plays_lo: int, plays_hi: int) -> set[str]:
 
 
 def seen_ages(user: UserModel, now: int) -> tuple[tuple[int, int], tuple[int, int]]:
-    """((least, most) days-ago of first seen, (least, most) of last seen) in seconds, over the readings
-    the docs allow: first seen is the first upsert or the earliest event; last seen the latest upsert or
-    event time, or the latest request (an event sent now about the past)."""
-    earliest = min([user.created, *(e.at for e in user.events)])
-    latest_time = max([user.upserted, *(e.at for e in user.events)])
-    latest_request = max([user.upserted, *(e.sent for e in user.events)])
-    return (now - user.created, now - earliest), (now - latest_request, now - latest_time)
+    """((least, most) age of first seen, (least, most) age of last seen) in seconds, over the readings the
+    docs allow: first seen is the first upsert, the earliest event, or the earlier of the two; last seen
+    the latest upsert or event time, the latest event time alone (a server that counts only events as
+    activity), or the latest request (an event sent now about the past)."""
+    firsts, lasts = [user.created], [user.upserted]
+    if user.events:
+        earliest, latest = min(e.at for e in user.events), max(e.at for e in user.events)
+        firsts += [earliest, min(user.created, earliest)]
+        lasts += [latest, max(user.upserted, latest), max(user.upserted, *(e.sent for e in user.events))]
+    return (now - max(firsts), now - min(firsts)), (now - max(lasts), now - min(lasts))
 
 
 def documented_stage_criteria(user: UserModel, now: int, score: Any, campaigns: Any,

@@ -18,6 +18,7 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.generation.meta import TestPhase
 
+from mock_server.safety import is_loopback
 from mock_server.spec import load_contract
 
 from .target import OPERATIONS, Target
@@ -46,6 +47,8 @@ def valid_bodies_of(operation_id: str) -> st.SearchStrategy[dict[str, Any]]:
 valid_bodies = valid_bodies_of("trackUser")
 valid_events = valid_bodies_of("trackEvent")
 _aimed_at: list[Target] = []
+# Undeclared methods sent to servers off this machine, and with --skip-writes: those HTTP defines as safe.
+SAFE_PROBES = ("options", "trace")
 
 
 def with_prefix(prefix: str, external_id: str) -> str:
@@ -70,6 +73,10 @@ def aim(target: Target) -> None:
     SCHEMA.config.generation.update(
         modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE], max_examples=target.max_examples,
         no_shrink=not target.shrink)
+    if target.skip_writes or not (target.in_process or is_loopback(target.url)):
+        # The coverage phase sends every method a path does not declare (DELETE, PUT, PATCH, POST, ...) to see
+        # it refused. Off this machine, or reading only, a server might honour one: only safe methods go.
+        SCHEMA.config.phases.coverage.unexpected_methods = set(SAFE_PROBES)
     if target.in_process:
         SCHEMA.app = target.app
     else:

@@ -73,7 +73,8 @@ from .test_offer_laws import instant, mock_clock, rfc3339
 # Rule texts: the names a failing run prints (and tests/mock_variants.py's BROKEN looks for).
 TOTAL_PLAYS_RULE = "totalPlays is the number of GAME_PLAY events sent"
 PLAYS_RULE = "plays{days}d counts the GAME_PLAY events of the last {days} days"
-POINTS_RULE = "pointsEarned30d sums the points earned in the last 30 days, by events of every category"
+POINTS_RULE = ("pointsEarned30d holds the points earned in the last 30 days: at least those of the games won, at "
+               "most those of every event")
 TIER_RULE = ("engagementTier follows the documented thresholds of plays in 30 days: under 5 casual, 5-15 regular, "
              "15-50 power_user, over 50 whale")
 STAGE_RULE = "lifecycleStage is a stage whose documented criteria the user meets"
@@ -329,7 +330,8 @@ def test_profiles_follow_the_metrics_model(target: Target, api: ApiClient):
     def check_inferred(user: UserModel, profile: dict[str, Any], exchange: Exchange, at: int) -> None:
         where = f" ({user.describe(at)}; now {rfc3339(at)})"
         model = exact_figures(user, at)
-        for name, what in (("plays", "GAME_PLAY events"), ("pointsEarned", "the positive points of events")):
+        for name, what in (("plays", "GAME_PLAY events"),
+                           ("pointsEarned", "the positive points of events of every category")):
             for days in (7, 30):
                 field = f"{name}{days}d"
                 inferred(profile.get(field) == model[field], WINDOW_RULE.format(name=field, what=what, days=days),

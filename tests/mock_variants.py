@@ -367,7 +367,7 @@ BROKEN = {
     "stage_ignores_clock": "lifecycleStage is a stage whose documented criteria the user meets",
     "tier_threshold_moved": "engagementTier follows the documented thresholds of plays in 30 days: under 5 casual, "
                             "5-15 regular, 15-50 power_user, over 50 whale",
-    "points_not_counted": "pointsEarned30d sums the points earned in the last 30 days, by events of every category",
+    "points_not_counted": "pointsEarned30d counts the positive points of events of every category",
 }
 
 

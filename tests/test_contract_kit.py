@@ -201,8 +201,8 @@ def test_skip_writes_reads_the_named_users_and_changes_nothing():
     assert all("claimedAt" not in offer for offer in new), new
     requests = journal["data"]
     assert len(requests) < 1000
-    # Schemathesis also probes undeclared methods on the read paths (DELETE, POST, ...): each refused, 405.
-    assert {e["status"] for e in requests if e["method"] not in ("GET", "OPTIONS")} == {405}, requests
+    # Schemathesis probes undeclared methods too; reading only, just the safe ones (no DELETE, PUT, POST, ...).
+    assert {e["method"] for e in requests} == {"GET", "OPTIONS", "TRACE"}, {e["method"] for e in requests}
     read = {entry["path"].split("/")[4] for entry in requests if entry["status"] == 200}
     assert read == {"tier-whale", "stage-churned"}, read
 
