@@ -79,6 +79,8 @@ def _target_from(config: pytest.Config) -> Target:
         [os.environ["GAMIFYHOST_OTHER_API_KEY"]] if os.environ.get("GAMIFYHOST_OTHER_API_KEY") else [])
     users = tuple(config.getoption("user") or ())
     skip_writes = config.getoption("skip_writes")
+    if any(not user for user in users):
+        raise pytest.UsageError("--user takes an externalId, not an empty one")
     if skip_writes and not users:
         raise pytest.UsageError("--skip-writes needs at least one --user ID: an existing user to read")
     max_examples, rate_limit = default_load(base_url)

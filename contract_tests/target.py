@@ -282,6 +282,7 @@ def preflight_requests(target: Target, key: str) -> list[tuple[str, dict[str, An
     """(operationId, ApiClient.call arguments, what must come back) for each request the preflight sends
     with `key`: every operation for a key the run writes with; the reads alone for a read-only key.
 
+    A --user the main key does not have stops the run in either mode: the read laws would fail on it.
     What must come back: "ok" a 200; "user" a 200, the --user being the main key's; "any" anything but
     401 and 403 (a read of a user this key may not have is 404; a claim of an offer no one has is 404).
     """
@@ -292,7 +293,9 @@ def preflight_requests(target: Target, key: str) -> list[tuple[str, dict[str, An
                 for user in users for operation_id in READS]
     user = {"externalId": target.known_user}
     event = {**user, "category": "GAME_PLAY", "eventType": "contract_preflight"}
-    return [("trackUser", {"body": user}, "ok"),
+    named = [("getUser", {"path": {"externalId": external_id}}, "user")
+             for external_id in target.users if key == target.api_key]
+    return [*named, ("trackUser", {"body": user}, "ok"),
             *((operation_id, {"path": user}, "any") for operation_id in READS),
             ("trackEvent", {"body": event}, "any"),
             ("trackEvents", {"body": {"events": [event]}}, "any"),

@@ -67,7 +67,7 @@ class _DataPath(click.Path):
 @click.group(cls=_ServeByDefault, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="gamifyhost-mock", prog_name="gamifyhost-mock", message="%(prog)s %(version)s")
 def main() -> None:
-    """Offline mock of the GamifyHost User Journeys API (Track / Enrich User).
+    """Offline mock of the GamifyHost User Journeys API: users, events, timelines and offers.
 
     Without a command it runs serve, with the options given: gamifyhost-mock --port 5000.
     """
@@ -142,12 +142,12 @@ def serve(host: str, port: int, keys_file: Path | None, threads: int, fixture_pa
 @click.option("--base-url", type=_BaseUrl(), help="Server to test; default: the mock, in-process.")
 @click.option("--api-key", help="Public key to call it with (required with --base-url).")
 @click.option("--other-api-key", multiple=True,
-              help="Key of the other environment or another partner, for the isolation checks.")
+              help="Key of the other environment or another partner, for the isolation checks; repeatable.")
 @click.option("--allow-live", is_flag=True,
               help="Let pk_live_ keys write to a non-loopback URL (without it such other keys only read).")
 @click.option("--skip-writes", is_flag=True, help="Only read: the read operations and laws, on the --user ids.")
 @click.option("--user", "users", multiple=True, metavar="ID",
-              help="An existing user of --api-key for the read laws (required with --skip-writes).")
+              help="An existing user of --api-key for the read laws; repeatable, required with --skip-writes.")
 @click.option("--max-examples", type=click.IntRange(1),
               help="Examples per test (default 100; 20 against a URL that is not on this machine).")
 @click.option("--rate-limit", type=click.FloatRange(min=0, min_open=True),
@@ -165,8 +165,8 @@ def contract(base_url: str | None, api_key: str | None, other_api_key: tuple[str
     """Run the contract suite against the mock or a server; exit 0 only if it conforms.
 
     Exit 1: it does not conform; 4: a usage error or a live key refused; 6: nothing was tested
-    (the target refused a key or could not be reached). Arguments after the options go to pytest
-    as they are (e.g. -x, -k laws).
+    (the target refused a key, a --user is not the main key's, or it could not be reached).
+    Arguments after the options go to pytest as they are (e.g. -x, -k laws).
     """
     import os
 

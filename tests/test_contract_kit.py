@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from contract_tests import conftest
 from contract_tests.target import EXIT_UNTESTED
-from mock_server.cli import contract as command
+from mock_server.cli import main as command_line
 
 from live_server import LiveServer, http, start_server
 from mock_variants import BROKEN
@@ -211,14 +211,21 @@ def without_offers(export: dict) -> list[dict]:
     return [{name: value for name, value in profile.items() if name != "offers"} for profile in export["profiles"]]
 
 
-def test_skip_writes_needs_a_user():
-    run = contract("--skip-writes", timeout=60)
+@pytest.mark.parametrize("args, message", [
+    (["--skip-writes"], "--skip-writes needs at least one --user ID: an existing user to read"),
+    (["--user", ""], "--user takes an externalId, not an empty one"),
+])
+def test_skip_writes_needs_a_user_and_a_user_an_id(args, message):
+    run = contract(*args, timeout=60)
     assert run.returncode == 4
-    assert "--skip-writes needs at least one --user ID: an existing user to read" in run.stdout + run.stderr
+    assert message in run.stdout + run.stderr
 
 
-def test_a_user_the_main_key_does_not_have_stops_a_skip_writes_run():
-    run = contract("--skip-writes", "--user", "nobody-here", timeout=60)
+@pytest.mark.parametrize("mode", [["--skip-writes"], []])
+def test_a_user_the_main_key_does_not_have_stops_the_run(mode):
+    """A typo in --user is a usage problem, not a server breaking the contract (it was exit 1 without
+    --skip-writes)."""
+    run = contract(*mode, "--user", "nobody-here", timeout=60)
     assert (run.returncode, run.stdout) == (EXIT_UNTESTED, "")
     assert run.stderr == ("contract: --user nobody-here is not a user of key pk_test_con… (404 User not found); "
                           "nothing was tested\n")
@@ -322,7 +329,8 @@ def test_the_suite_ignores_the_pytest_settings_of_the_project_around_it(tmp_path
 
 def test_the_command_offers_every_option_of_the_suite():
     """`gamifyhost-mock contract` passes its options on to the suite's; none may be missing there
-    (--skip-writes and --user once worked only after `--`). --junit stands for pytest's --junitxml."""
+    (--skip-writes and --user once worked only after `--`). --junit stands for pytest's --junitxml. (Through
+    the group: click keeps a command's help option once made, and standalone it would lack -h.)"""
     class Group:
         names: list[str] = []
 
@@ -331,5 +339,6 @@ def test_the_command_offers_every_option_of_the_suite():
 
     group = Group()
     conftest.pytest_addoption(SimpleNamespace(getgroup=lambda *_: group))  # type: ignore[arg-type]
-    offered = set(re.findall(r"^  (--[a-z-]+)", CliRunner().invoke(command, ["--help"]).output, re.MULTILINE))
+    helped = CliRunner().invoke(command_line, ["contract", "--help"]).output
+    offered = set(re.findall(r"^  (--[a-z-]+)", helped, re.MULTILINE))
     assert set(group.names) <= offered, set(group.names) - offered

@@ -242,6 +242,15 @@ def test_the_preflight_tries_every_operation_with_a_key_that_writes_and_the_read
         (operation, f"{target.prefix}preflight") for operation in ("getUser", "getUserTimeline", "getUserOffers")]
 
 
+def test_a_named_user_is_checked_first_when_the_run_writes_too():
+    target = Target(api_key="pk_test_a", other_api_keys=("pk_test_b",), base_url=STAGING, users=("alice",))
+    first, second = preflight_requests(target, "pk_test_a")[:2]
+    assert (first[0], first[1]["path"]["externalId"], first[2]) == ("getUser", "alice", "user")
+    assert second[0] == "trackUser"
+    assert all(operation != "getUser" or r["path"]["externalId"] != "alice"
+               for operation, r, _ in preflight_requests(target, "pk_test_b"))
+
+
 def test_with_skip_writes_the_preflight_reads_each_named_user_and_the_main_key_must_have_them():
     target = Target(api_key="pk_test_a", other_api_keys=("pk_test_b",), base_url=STAGING, skip_writes=True,
                     users=("alice", "bob"))
