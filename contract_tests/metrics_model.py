@@ -5,7 +5,9 @@ in two strengths:
 
 Documented (the overview page; a breach always fails the run):
 - totalPlays counts GAME_PLAY events; plays7d and plays30d those of the last 7 and 30 days, and
-  pointsEarned30d sums the points earned in the last 30 days (the score's "Monetary" factor).
+  pointsEarned30d holds the points earned in the last 30 days (the score's "Monetary" factor): at
+  least those of the games won, at most the positive points of every event (which categories earn
+  points is not documented).
   How the windows end is not documented (to the second, or by calendar day?), so an event within
   `DOC_MARGIN` of a window's edge may count or not: the documented law is a range.
   Whether a negative points value (a deduction) lowers the sum is not documented either: the range
@@ -16,10 +18,11 @@ Documented (the overview page; a breach always fails the run):
   events), engaged (10+ plays in 30 days, at least 1 campaign joined), power_user (30+ plays in 30 days,
   engagement score 70+), at_risk (last seen 14-30 days ago), churned (last seen more than 30 days ago).
   They overlap, and no order was recovered: the stage answered must be one whose criteria may hold.
-  A user may also meet none (last seen 7-14 days ago): so the documented law binds only when some
-  stage's criteria surely hold. The score and the campaigns joined of the engaged and power_user
-  criteria are taken from the answer (how they are computed is not documented); "first seen" may be
-  the first upsert or the earliest event, "last seen" the latest event or the latest request.
+  A user may also meet none (last seen 7-14 days ago; or first seen over 7 days ago with 3 events or
+  fewer, seen since): so the documented law binds only when some stage's criteria surely hold. The
+  score and the campaigns joined of the engaged and power_user criteria are taken from the answer (how
+  they are computed is not documented); "first seen" and "last seen" may follow the upserts, the
+  events or both, and "last seen" may be the latest request (`seen_ages`).
 
 Inferred (the mock's decisions, restated; a breach fails against the mock and warns elsewhere):
 - Windows: now - N days < occurredAt <= now; pointsEarned counts positive points only, of any category.
@@ -30,7 +33,7 @@ Inferred (the mock's decisions, restated; a breach fails against the mock and wa
   M = min(pointsEarned30d / 500, 1), B = min(campaignsJoined / 3, 1);
   score = round(100 x (0.3 R + 0.3 F + 0.2 M + 0.2 B), 1).
 - Stage, first match: churned (last seen > 30 days ago), at_risk (>= 14 days), power_user, engaged,
-  new (first seen < 7 days ago, <= 3 events), else active (which takes the 7-14 day gap).
+  new (first seen < 7 days ago, <= 3 events), else active (which takes both gaps).
 - Tier: > 50 whale, >= 15 power_user, >= 5 regular, else casual (15 and 50 are power_user).
 - Seen times: an upsert moves lastSeenAt to now (never back); events widen firstSeenAt and lastSeenAt
   to cover their occurredAt.

@@ -18,7 +18,6 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.generation.meta import TestPhase
 
-from mock_server.safety import is_loopback
 from mock_server.spec import load_contract
 
 from .target import OPERATIONS, Target
@@ -73,7 +72,7 @@ def aim(target: Target) -> None:
     SCHEMA.config.generation.update(
         modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE], max_examples=target.max_examples,
         no_shrink=not target.shrink)
-    if target.skip_writes or not (target.in_process or is_loopback(target.url)):
+    if target.skip_writes or not target.on_this_machine:
         # The coverage phase sends every method a path does not declare (DELETE, PUT, PATCH, POST, ...) to see
         # it refused. Off this machine, or reading only, a server might honour one: only safe methods go.
         SCHEMA.config.phases.coverage.unexpected_methods = set(SAFE_PROBES)

@@ -23,7 +23,7 @@ from urllib.parse import quote, urlencode
 import requests
 
 from mock_server.auth import key_hint
-from mock_server.safety import is_loopback, refuse_live_writes
+from mock_server.safety import is_loopback, needs_consent, refuse_live_writes
 from mock_server.spec import load_contract
 from mock_server.unreachable import connect_failure
 
@@ -33,7 +33,6 @@ OPERATIONS = {operation["operationId"]: (method.upper(), path)
               for method, operation in item.items() if isinstance(operation, dict) and "operationId" in operation}
 _PATH_PARAMETER = re.compile(r"\{([^}]+)\}")
 IN_PROCESS_URL = "http://localhost"
-LIVE_PREFIX = "pk_live_"
 CONTROL_PREFIX = "/__mock/"  # the mock's control API: the clock, offers in every status (not GamifyHost's)
 DEFAULT_APP = "mock_server:create_app"
 # How hard a run pushes by default: the mock in-process or any server on this machine gets the
@@ -89,6 +88,11 @@ class Target:
         return self.base_url.rstrip("/") if self.base_url else IN_PROCESS_URL
 
     @property
+    def on_this_machine(self) -> bool:
+        """The mock in-process, or a server on a loopback address."""
+        return self.in_process or is_loopback(self.url)
+
+    @property
     def prefix(self) -> str:
         """Every externalId this run creates starts with this."""
         return f"ct-{self.run_id}-"
@@ -97,7 +101,12 @@ class Target:
     def known_user(self) -> str:
         """A user that exists before any test: one the preflight tracks under every key it writes with,
         or, with --skip-writes, the first --user."""
-        return self.users[0] if self.skip_writes else f"{self.prefix}preflight"
+        return self.users[0] if self.skip_writes else self.preflight_user
+
+    @property
+    def preflight_user(self) -> str:
+        """The user the preflight tracks under every key it writes with (and reads under the others)."""
+        return f"{self.prefix}preflight"
 
     def named_user(self, drawn: str) -> str:
         """One of the --user ids for a drawn id, always the same one for the same id."""
@@ -115,7 +124,7 @@ class Target:
         with a pk_live_ key only in-process, on this machine, or with --allow-live."""
         if self.skip_writes:
             return False
-        return not key.startswith(LIVE_PREFIX) or self.in_process or self.allow_live or is_loopback(self.url)
+        return self.in_process or self.allow_live or not needs_consent(self.url, key)
 
     def why_read_only(self, key: str) -> str:
         """Why `key` may not be written with (for a skip reason); "" when it may."""
@@ -287,7 +296,7 @@ def preflight_requests(target: Target, key: str) -> list[tuple[str, dict[str, An
     401 and 403 (a read of a user this key may not have is 404; a claim of an offer no one has is 404).
     """
     if target.skip_writes or not target.may_write(key):
-        users = target.users or (f"{target.prefix}preflight",)
+        users = target.users or (target.preflight_user,)
         main = key == target.api_key and target.skip_writes
         return [(operation_id, {"path": {"externalId": user}}, "user" if main and operation_id == "getUser" else "any")
                 for user in users for operation_id in READS]

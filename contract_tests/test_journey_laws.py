@@ -252,10 +252,16 @@ def check_unseen(target: Target, api: ApiClient, external_id: str, owner: str, o
         exchange = api.call(operation_id, other, path={"externalId": external_id})
         law(target, exchange.status != 200, unseen_rule(other, owner, operation_id, why), exchange, "not 200",
             exchange.status)
-        message = exchange.body.get("message") if isinstance(exchange.body, dict) else None
-        law(target, (exchange.status, message) == (404, USER_NOT_FOUND),
-            f'a user the key cannot see is 404 "{USER_NOT_FOUND}" ({operation_id})', exchange,
-            (404, USER_NOT_FOUND), (exchange.status, message), inferred=True)
+        check_user_not_found(target, operation_id, exchange)
+
+
+def check_user_not_found(target: Target, operation_id: str, exchange: Exchange) -> None:
+    """Inferred: a read of a user the key cannot see is 404 "User not found" (the docs give no error of
+    these pages)."""
+    message = exchange.body.get("message") if isinstance(exchange.body, dict) else None
+    law(target, (exchange.status, message) == (404, USER_NOT_FOUND),
+        f'a user the key cannot see is 404 "{USER_NOT_FOUND}" ({operation_id})', exchange,
+        (404, USER_NOT_FOUND), (exchange.status, message), inferred=True)
 
 
 def check_claim_refused(target: Target, api: ApiClient, external_id: str, offer_id: str, owner: str,

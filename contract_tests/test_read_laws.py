@@ -35,10 +35,10 @@ from .target import READS, ApiClient, Exchange, Target
 from .test_journey_laws import (
     MAX_LIMIT,
     TOTAL_RULE,
-    USER_NOT_FOUND,
     at_second,
     check_claim_refused,
     check_counted,
+    check_user_not_found,
     unseen_rule,
 )
 from .test_offer_laws import instant, mock_clock, rfc3339
@@ -219,10 +219,7 @@ def test_other_keys_see_none_of_a_users_reads(target: Target, api: ApiClient, re
                         "the key prefix decides the environment", exchange, environment_of(other),
                         data.get("environment"))
                 if exchange.status != 200:
-                    message = exchange.body.get("message") if isinstance(exchange.body, dict) else None
-                    law(target, (exchange.status, message) == (404, USER_NOT_FOUND),
-                        f'a user the key cannot see is 404 "{USER_NOT_FOUND}" ({operation_id})', exchange,
-                        (404, USER_NOT_FOUND), (exchange.status, message), inferred=True)
+                    check_user_not_found(target, operation_id, exchange)
 
 
 def test_other_keys_cannot_claim_a_users_offers(target: Target, api: ApiClient, read_users: list[str]):

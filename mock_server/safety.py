@@ -21,11 +21,14 @@ def is_loopback(url: str) -> bool:
         return False
 
 
+def needs_consent(url: str, key: str) -> bool:
+    """Whether writing with `key` to `url` needs --allow-live: a pk_live_ key to a non-loopback URL."""
+    return key.startswith("pk_live_") and not is_loopback(url)
+
+
 def refuse_live_writes(url: str, keys: Iterable[str], allow_live: bool, what: str) -> None:
     """Raise UnsafeTarget if a pk_live_ key would write to a non-loopback URL without consent."""
-    if allow_live or is_loopback(url):
-        return
-    if any(key.startswith("pk_live_") for key in keys):
+    if not allow_live and any(needs_consent(url, key) for key in keys):
         raise UnsafeTarget(
             f"refusing to write with a pk_live_ key to {url}: {what}. Use pk_test_ keys, "
             "or pass --allow-live if LIVE data may really be written.")
