@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -64,6 +65,18 @@ class _DataPath(click.Path):
         return self._demo() if value == DEMO else super().convert(value, param, ctx)
 
 
+@contextmanager
+def _sigterm_exits() -> Iterator[None]:
+    """SIGTERM as sys.exit(0) within the block, and the handler before put back after it: serve, called
+    in-process (the CLI's tests), left it in the caller, whose test run then took a SIGTERM for the
+    failure of whichever test was under way, and went on."""
+    before = signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
 @click.group(cls=_ServeByDefault, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="gamifyhost-mock", prog_name="gamifyhost-mock", message="%(prog)s %(version)s")
 def main() -> None:
@@ -108,34 +121,34 @@ def serve(host: str, port: int, keys_file: Path | None, threads: int, fixture_pa
     from .server import serve as run_server
 
     # SIGTERM while loading (before the server's own handler) is a clean stop too, not a kill.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    # The port first: a mock that cannot serve must not load fixtures into a --state file that
-    # another mock may be serving from.
-    try:
-        listener = listen(host, port)
-    except ListenError as exc:
-        raise click.ClickException(str(exc)) from None
-    try:
-        app = create_app({"KEYS_FILE": keys_file, "FIXTURES": list(fixture_paths), "STATE_FILE": state_file,
-                          "STATE_SYNC": state_sync, "CONTROL_API": not no_control_api,
-                          "CORS_ORIGINS": list(cors_origins) or DEFAULTS["CORS_ORIGINS"],
-                          "MAX_CONTENT_LENGTH": max_body, "SERVER_THREADS": threads})
-    except (KeysFileError, FixtureError, StateFileError) as exc:
-        listener.close()
-        raise click.ClickException(str(exc)) from None
-    mock = app.extensions[EXTENSION]
-    for warning in mock.warnings:
-        warn(log_format, warning)
-    if mock.loaded_from:
-        announce(log_format, f"loaded {_stored(mock.store.counts())} from {', '.join(map(str, mock.loaded_from))}")
+    with _sigterm_exits():
+        # The port first: a mock that cannot serve must not load fixtures into a --state file that
+        # another mock may be serving from.
+        try:
+            listener = listen(host, port)
+        except ListenError as exc:
+            raise click.ClickException(str(exc)) from None
+        try:
+            app = create_app({"KEYS_FILE": keys_file, "FIXTURES": list(fixture_paths), "STATE_FILE": state_file,
+                              "STATE_SYNC": state_sync, "CONTROL_API": not no_control_api,
+                              "CORS_ORIGINS": list(cors_origins) or DEFAULTS["CORS_ORIGINS"],
+                              "MAX_CONTENT_LENGTH": max_body, "SERVER_THREADS": threads})
+        except (KeysFileError, FixtureError, StateFileError) as exc:
+            listener.close()
+            raise click.ClickException(str(exc)) from None
+        mock = app.extensions[EXTENSION]
+        for warning in mock.warnings:
+            warn(log_format, warning)
+        if mock.loaded_from:
+            announce(log_format, f"loaded {_stored(mock.store.counts())} from {', '.join(map(str, mock.loaded_from))}")
 
-    def close_state() -> None:
-        kept = mock.store.counts()
-        mock.store.close()
-        announce(log_format, f"state: {_stored(kept)} kept in {state_file}")
+        def close_state() -> None:
+            kept = mock.store.counts()
+            mock.store.close()
+            announce(log_format, f"state: {_stored(kept)} kept in {state_file}")
 
-    run_server(app, host, port, threads=threads, access_log=not quiet, on_exit=close_state if state_file else None,
-               log_format=log_format, listener=listener)
+        run_server(app, host, port, threads=threads, access_log=not quiet, on_exit=close_state if state_file else None,
+                   log_format=log_format, listener=listener)
 
 
 @main.command(context_settings={"ignore_unknown_options": True})

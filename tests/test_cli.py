@@ -1,6 +1,7 @@
 """The gamifyhost-mock command itself: help, version, and which words mean which command."""
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import sys
@@ -135,3 +136,14 @@ def test_contract_without_its_extras_is_a_usage_error_not_a_failed_contract():
     assert (run.returncode, run.stdout, run.stderr) == (
         4, "", "Error: the contract suite needs its extras (pytest is missing): from a clone of "
                "gamifyhost-mock, pip install '.[contract]'\n")
+
+
+def test_serve_called_in_process_leaves_the_callers_sigterm_handler_as_it_was(runner, tmp_path):
+    """serve turned SIGTERM into sys.exit(0) for good: a test run that had called it then took a SIGTERM
+    (CI cancelling, say) for the failure of the test under way, and went on."""
+    bad = tmp_path / "keys.yaml"
+    bad.write_text("not: [a keys file")
+    before = signal.getsignal(signal.SIGTERM)
+    result = run(runner, "serve", "--port", str(free_port()), "--keys", str(bad))
+    assert result.exit_code == 1, result.output
+    assert signal.getsignal(signal.SIGTERM) is before
