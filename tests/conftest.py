@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 from mock_server import create_app
 from mock_server.clock import Clock
 
+import chromium
 from conformance import assert_conforms
 
 TEST_KEY = "pk_test_0123456789abcdef0123456789abcdef"
@@ -74,3 +75,10 @@ def runner() -> CliRunner:
 def store(app):
     """The app's profile store, for checking that failed calls changed nothing."""
     return app.extensions["gamifyhost_mock"].store
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium for the run's browser tests (tests/chromium.py)."""
+    with chromium.launched() as instance:
+        yield instance

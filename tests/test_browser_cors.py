@@ -1,16 +1,11 @@
 """A web app on another origin calls the mock from headless Chromium; CORS must let it (or not).
 
-The test installs Debian's chromium when it is missing and it can (root with apt-get), and
-drives it with Playwright (no browser download). It skips, saying why, only where Chromium
-cannot be installed.
+Chromium is the `browser` fixture of tests/conftest.py (Debian's package, driven by Playwright).
 """
 from __future__ import annotations
 
 import functools
 import json
-import os
-import shutil
-import subprocess
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -20,35 +15,6 @@ import pytest
 from live_server import free_port, http, start_server
 
 PAGE_DIR = Path(__file__).with_name("browser")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
-                 "--disable-background-networking", "--disable-component-update"]
-
-
-def chromium_path() -> str:
-    found = shutil.which("chromium")
-    if found:
-        return found
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
-        pytest.skip("Chromium is not installed and cannot be installed here (needs root and apt-get): "
-                    "install Debian's chromium package to run the browser test")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, capture_output=True, timeout=600)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=True, env=env, capture_output=True,
-                   timeout=900)
-    return shutil.which("chromium")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    executable = chromium_path()
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
-
-
 class QuietPages(SimpleHTTPRequestHandler):
     def log_message(self, *args) -> None:
         pass
