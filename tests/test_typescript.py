@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def typed_examples() -> list[tuple[str, Any]]:
-    """(TypeScript type, example) for each body example of each operation in openapi.yaml."""
+    """(TypeScript type, example) for each body example of each operation in openapi.yaml, named ones
+    (`examples`) too."""
     contract = load_contract(ROOT / "openapi.yaml")
     found = []
     for item in contract.document["paths"].values():
@@ -30,8 +31,9 @@ def typed_examples() -> list[tuple[str, Any]]:
                 for status in operation["responses"]}
             for ts_type, body in bodies.items():
                 media = body.get("content", {}).get("application/json", {})
-                if "example" in media:
-                    found.append((f'{ts_type}["content"]["application/json"]', media["example"]))
+                named = [example["value"] for example in media.get("examples", {}).values()]
+                for example in ([media["example"]] if "example" in media else []) + named:
+                    found.append((f'{ts_type}["content"]["application/json"]', example))
     return found
 
 
