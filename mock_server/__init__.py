@@ -28,13 +28,16 @@ DEFAULTS: dict[str, Any] = {
     "STATE_FILE": None,  # none: profiles in memory only
     "STATE_SYNC": "normal",  # SQLite synchronous mode for STATE_FILE: normal or full
     "CONTROL_API": True,
+    "PREFER": True,  # a Prefer header forces a declared answer (prefer.py); only with CONTROL_API
     "JOURNAL_SIZE": 1000,
     "FAULT_SEED": None,  # seeds the random draw of `rate` faults
     "CORS_ORIGINS": "*",  # any origin
 }
-# What a browser app may send cross-origin: the API's own headers and methods.
-CORS_HEADERS = ["X-API-Key", "Content-Type"]
+# What a browser app may send cross-origin: the API's own headers and methods, and the mock's
+# Prefer; and the answer's headers beyond the CORS-safelisted ones it may read.
+CORS_HEADERS = ["X-API-Key", "Content-Type", "Prefer"]
 CORS_METHODS = ["GET", "POST", "DELETE"]
+CORS_EXPOSE = ["Preference-Applied"]
 
 
 def _with_origin_only(cors_hook: Callable[[Response], Any]) -> Callable[[Response], Response]:
@@ -89,7 +92,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # always_send=False: only requests with an Origin (browsers) need CORS headers.
     hooks = list(app.after_request_funcs.get(None, []))
     CORS(app, origins=app.config["CORS_ORIGINS"], allow_headers=CORS_HEADERS, methods=CORS_METHODS, max_age=600,
-         always_send=False)
+         expose_headers=CORS_EXPOSE, always_send=False)
     app.after_request_funcs[None] = [hook if hook in hooks else _with_origin_only(hook)
                                      for hook in app.after_request_funcs[None]]
     journal.record_requests(app, mock.journal)

@@ -104,7 +104,9 @@ def main() -> None:
 @click.option("--state-sync", type=click.Choice(SYNC_MODES), default=DEFAULTS["STATE_SYNC"], show_default=True,
               help="normal: --state survives the mock crashing or being killed; full: also a power cut "
                    "(each write waits for the disk).")
-@click.option("--no-control-api", is_flag=True, help="Turn off everything under /__mock/ (404).")
+@click.option("--no-control-api", is_flag=True, help="Turn off everything under /__mock/ (404), and Prefer.")
+@click.option("--no-prefer", is_flag=True,
+              help="Ignore Prefer headers: no request can force a declared answer (code=, example=).")
 @click.option("--cors-origin", "cors_origins", multiple=True,
               help="Origin a browser app may call from (repeatable); default: any origin.")
 @click.option("--max-body", default=DEFAULTS["MAX_CONTENT_LENGTH"], show_default=True, type=click.IntRange(1),
@@ -114,8 +116,8 @@ def main() -> None:
               help="text: for people; json: one JSON object per line (requests, start, stop, warnings), "
                    "for log collectors.")
 def serve(host: str, port: int, keys_file: Path | None, threads: int, fixture_paths: tuple[Path, ...],
-          state_file: Path | None, state_sync: str, no_control_api: bool, cors_origins: tuple[str, ...], max_body: int,
-          quiet: bool, log_format: str) -> None:
+          state_file: Path | None, state_sync: str, no_control_api: bool, no_prefer: bool,
+          cors_origins: tuple[str, ...], max_body: int, quiet: bool, log_format: str) -> None:
     """Run the mock on a production WSGI server until Ctrl-C or SIGTERM."""
     from .server import ListenError, listen
     from .server import serve as run_server
@@ -130,7 +132,7 @@ def serve(host: str, port: int, keys_file: Path | None, threads: int, fixture_pa
             raise click.ClickException(str(exc)) from None
         try:
             app = create_app({"KEYS_FILE": keys_file, "FIXTURES": list(fixture_paths), "STATE_FILE": state_file,
-                              "STATE_SYNC": state_sync, "CONTROL_API": not no_control_api,
+                              "STATE_SYNC": state_sync, "CONTROL_API": not no_control_api, "PREFER": not no_prefer,
                               "CORS_ORIGINS": list(cors_origins) or DEFAULTS["CORS_ORIGINS"],
                               "MAX_CONTENT_LENGTH": max_body, "SERVER_THREADS": threads})
         except (KeysFileError, FixtureError, StateFileError) as exc:

@@ -1,15 +1,16 @@
 """One request pipeline for every operation in openapi.yaml, keyed by operationId.
 
-    latency fault -> auth -> path, query and body checks from the spec -> error fault -> handler
+    latency fault -> auth -> path, query and body checks from the spec -> Prefer -> error fault -> handler
 
 Paths and methods are read from the spec only; a handler receives a checked `Call` and returns
-the answer's `data`. An operation added to the spec needs a handler and nothing else here.
+the answer's `data`. An operation added to the spec needs a handler and nothing else here. A
+request with a Prefer header may be answered a declared response instead (prefer.py).
 """
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,7 @@ from werkzeug.routing import BaseConverter
 from .auth import Principal
 from .errors import ApiError
 from .parameters import Parameters
+from .prefer import PREFER_KEY, Answers, const_message, declared_response, enabled
 from .spec import PATH_PARAMETER, AcceptFast, Contract, PathOwners, pointer
 from .validation import ErrorSource, parse_json_body, validate_body
 
@@ -55,6 +57,7 @@ class Operation:
     query_params: Parameters
     body: ErrorSource | None  # None: the operation takes no body
     failure: str  # the message of its 500
+    answers: Answers  # its declared responses, as Prefer forces them
 
     @property
     def rule(self) -> str:
@@ -87,8 +90,16 @@ def compile_operations(contract: Contract) -> dict[str, Operation]:
                                        if "requestBody" in operation else None)
             failure = contract.resolve(contract.response_schema_ref(op_id, 500))
             compiled[op_id] = Operation(op_id, method.upper(), path, Parameters("path", parameters),
-                                        Parameters("query", parameters), body, _const_message(failure))
+                                        Parameters("query", parameters), body, const_message(failure),
+                                        _answers(contract, op_id, op_pointer, operation["responses"]))
     return compiled
+
+
+def _answers(contract: Contract, op_id: str, op_pointer: str, statuses: Iterable[str]) -> Answers:
+    """What a Prefer header may force: each declared response, with the schema its body keeps."""
+    return Answers(op_id, [declared_response(int(status), contract.resolve(op_pointer + pointer("responses", status)),
+                                             contract.resolve(contract.response_schema_ref(op_id, status)))
+                           for status in statuses])
 
 
 def _parameter_refs(contract: Contract, path: str, method: str) -> list[str]:
@@ -98,15 +109,6 @@ def _parameter_refs(contract: Contract, path: str, method: str) -> list[str]:
         for index, parameter in enumerate(contract.resolve(at).get("parameters", [])):
             refs.append(parameter["$ref"] if "$ref" in parameter else "#" + at + pointer("parameters", str(index)))
     return refs
-
-
-def _const_message(schema: dict[str, Any]) -> str:
-    """The `message` const of an error response schema (an allOf of Error and the specifics)."""
-    for part in schema.get("allOf", []):
-        message = part.get("properties", {}).get("message", {})
-        if "const" in message:
-            return str(message["const"])
-    raise ValueError("a 500 response must fix its message with a const")
 
 
 def blueprint(operations: dict[str, Operation], handlers: dict[str, Handler],
@@ -157,8 +159,10 @@ def _view(op_id: str, handler: Handler, state_of: Callable[[], MockState], shado
             owner = owners.owner(request.path)
             raise MethodNotAllowed(valid_methods=allowed[owner].split(", ") if owner else None)
         state = state_of()
-        return current_app.json.response({"status": "success", "data": run(state, state.operations[op_id],
-                                                                           handler, path)})
+        data = run(state, state.operations[op_id], handler, path)
+        if isinstance(data, Response):  # a forced answer (Prefer)
+            return data
+        return current_app.json.response({"status": "success", "data": data})
     view.__name__ = op_id
     return view
 
@@ -167,12 +171,15 @@ def run(state: MockState, op: Operation, handler: Handler, path: dict[str, str])
     """The pipeline for one request; what it raises is answered in the error envelope.
 
     Injected latency is served first; an injected error strikes only a request that would
-    otherwise have succeeded, like a storage failure would, and changes nothing.
+    otherwise have succeeded, like a storage failure would, and changes nothing. A valid request
+    that asks for a declared response with Prefer gets it (a Response) without reaching the
+    handler; it neither uses up an error fault nor changes anything.
     """
     delay = sum(f.latencyMs or 0 for f in state.faults.draw(op.id, "latency"))
     if delay:
         time.sleep(delay / 1000)
-    principal = state.authenticator.authenticate(request.environ.get("HTTP_X_API_KEY"))
+    environ = request.environ
+    principal = state.authenticator.authenticate(environ.get("HTTP_X_API_KEY"))
     # request.args parses the query string on first use (about 3 µs): only operations with query
     # parameters pay for it.
     params = {**op.path_params.read(path), **(op.query_params.read(request.args) if op.query_params else {})}
@@ -180,6 +187,12 @@ def run(state: MockState, op: Operation, handler: Handler, path: dict[str, str])
     if op.body is not None:
         body = parse_json_body(request)
         validate_body(op.body, body)
+    # A request without Prefer pays for this one lookup; the header is read only when sent.
+    prefer = environ.get(PREFER_KEY)
+    if prefer is not None and enabled():
+        forced = op.answers.forced(prefer)
+        if forced is not None:
+            return forced
     if state.faults.draw(op.id, "error"):
         raise ApiError(500, op.failure)
     return handler(Call(state, principal, params, body))

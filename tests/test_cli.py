@@ -147,3 +147,12 @@ def test_serve_called_in_process_leaves_the_callers_sigterm_handler_as_it_was(ru
     result = run(runner, "serve", "--port", str(free_port()), "--keys", str(bad))
     assert result.exit_code == 1, result.output
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+@pytest.mark.parametrize("args, forced", [([], True), (["--no-prefer"], False), (["--no-control-api"], False)])
+def test_no_prefer_and_no_control_api_turn_forced_answers_off(runner, monkeypatch, args, forced):
+    _, app = served_app(runner, monkeypatch, *args)
+    answer = app.test_client().get("/v1/user-journeys/users/nobody", headers={
+        "X-API-Key": "pk_test_cli", "Prefer": "code=200"})
+    assert (answer.status_code, "Preference-Applied" in answer.headers) == ((200, True) if forced else (404, False))
+    assert app.config["PREFER"] is not (args == ["--no-prefer"])
