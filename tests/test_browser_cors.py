@@ -9,12 +9,15 @@ import json
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 
 from live_server import free_port, http, start_server
 
 PAGE_DIR = Path(__file__).with_name("browser")
+
+
 class QuietPages(SimpleHTTPRequestHandler):
     def log_message(self, *args) -> None:
         pass
@@ -30,10 +33,10 @@ def app_origin():
     server.shutdown()
 
 
-def run_page(browser, app_origin: str, mock_url: str, key: str | None) -> str:
+def run_page(browser, app_origin: str, mock_url: str, key: str | None, prefer: str | None = None) -> str:
     page = browser.new_page()
     try:
-        query = f"mock={mock_url}" + (f"&key={key}" if key else "")
+        query = urlencode({"mock": mock_url, **({"key": key} if key else {}), **({"prefer": prefer} if prefer else {})})
         page.goto(f"{app_origin}/page.html?{query}")
         page.wait_for_function("document.getElementById('result').textContent !== 'pending'", timeout=15_000)
         return page.text_content("#result")
@@ -79,6 +82,22 @@ def test_an_origin_that_is_not_allowed_is_blocked_by_the_browser(browser, app_or
         # The mock was reached: the browser asked (preflight), was not allowed, and never posted.
         journal = http("GET", server.url + "/__mock/requests")[2]["data"]
         assert [(e["method"], e["headers"].get("Origin")) for e in journal] == [("OPTIONS", app_origin)]
+        assert http("GET", server.url + "/__mock/profiles")[2]["meta"]["total"] == 0
+    finally:
+        server.stop()
+
+
+def test_a_page_on_another_origin_forces_an_answer_with_prefer(browser, app_origin):
+    """Prefer is not a header a page may send cross-origin unasked: the preflight must allow it, and
+    Preference-Applied must be exposed for the page to read it. The forced answer stores nothing."""
+    server = start_server("--quiet")
+    try:
+        result = json.loads(run_page(browser, app_origin, localhost(server.url), "pk_test_browser",
+                                     "code=403, example=partnerNotFound"))
+        assert result == {"status": 403, "applied": "code=403, example=partnerNotFound",
+                          "payload": {"status": "error", "code": 403, "message": "Partner account not found"}}
+        journal = http("GET", server.url + "/__mock/requests")[2]["data"]
+        assert [(e["method"], e["status"]) for e in journal] == [("POST", 403), ("OPTIONS", 200)]
         assert http("GET", server.url + "/__mock/profiles")[2]["meta"]["total"] == 0
     finally:
         server.stop()
