@@ -500,13 +500,6 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
-                /**
-                 * @example {
-                 *       "message": "Missing X-API-Key header",
-                 *       "code": 401,
-                 *       "status": "error"
-                 *     }
-                 */
                 "application/json": components["schemas"]["Error"] & {
                     /** @constant */
                     code?: 401;
@@ -521,13 +514,6 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
-                /**
-                 * @example {
-                 *       "status": "error",
-                 *       "code": 403,
-                 *       "message": "API key has been revoked"
-                 *     }
-                 */
                 "application/json": components["schemas"]["Error"] & {
                     /** @constant */
                     code?: 403;
@@ -689,13 +675,6 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
-                /**
-                 * @example {
-                 *       "status": "error",
-                 *       "code": 400,
-                 *       "message": "Offer is no longer active"
-                 *     }
-                 */
                 "application/json": components["schemas"]["Error"] & {
                     /** @constant */
                     code?: 400;
