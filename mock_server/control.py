@@ -1,23 +1,25 @@
-"""The control API under /__mock/: reset, inspect, load, export, break and time-shift the mock, and
-place offers.
+"""The control API under /__mock/: reset, inspect, load, export, break and time-shift the mock, place
+and claim offers, and serve the specs; and the dashboard at /__mock/, a page that uses only these.
 
 Described by control-openapi.yaml, whose schemas validate every body and query here. It is
-not part of the GamifyHost contract and can be switched off (--no-control-api).
+not part of the GamifyHost contract and can be switched off (--no-control-api), dashboard and all.
 """
 from __future__ import annotations
 
 import math
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, Response, current_app, request, send_from_directory
 
 from . import views
+from .api.offers import claim
 from .api.users import USER_NOT_FOUND
 from .auth import Principal
 from .clock import format_timestamp, parse_instant
 from .errors import INVALID_BODY, ApiError
-from .fixtures import FixtureError, export_document, offer_spec
+from .fixtures import FixtureError, export_document, offer_spec, parse_document
 from .journeys.engine import js_number
 from .journeys.offers import Offer, OfferTimeError
 from .journeys.profiles import OfferConflict
@@ -25,6 +27,12 @@ from .state import MockState, current_state
 from .validation import parse_json_body, validate_body
 
 bp = Blueprint("control", __name__, url_prefix="/__mock")
+
+DASHBOARD = Path(__file__).with_name("dashboard")
+YAML = "application/yaml"
+# The dashboard loads nothing from anywhere but the mock, and the browser holds it to that.
+DASHBOARD_POLICY = ("default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+                    "form-action 'none'; frame-ancestors 'none'")
 
 
 def _ok(data: Any, **extra: Any) -> dict[str, Any]:
@@ -132,15 +140,35 @@ def place_offer() -> tuple[dict[str, Any], int]:
     return _ok(_offer(body["externalId"], offer, int(state.clock.now().timestamp()))), 201
 
 
+@bp.post("/offers/claim")
+def claim_user_offer() -> dict[str, Any]:
+    """Claim a user's offer for no key, through the public claimOffer's own code."""
+    state = current_state()
+    body = _body(state, "claimUserOffer")
+    claimed, at = claim(state.store, Principal(body["partnerId"], body["environment"], api_key=""),
+                        body["externalId"], body["offerId"])
+    return _ok(_offer(body["externalId"], claimed, at))
+
+
 @bp.post("/fixtures")
 def load_fixtures() -> dict[str, Any]:
     state = current_state()
     # The fixture checker reports every bad entry (schema included), numbered as --fixtures numbers them.
     try:
-        created, updated = state.load_fixtures([("request body", parse_json_body(request))])
+        document = _yaml_body() if request.mimetype == YAML else parse_json_body(request)
+        created, updated = state.load_fixtures([("request body", document)])
     except FixtureError as exc:
         raise ApiError(400, INVALID_BODY, [{"field": p.field, "message": p.message} for p in exc.reported]) from None
     return _ok({"created": created, "updated": updated})
+
+
+def _yaml_body() -> Any:
+    """A fixture document sent as YAML, parsed as a fixture file is."""
+    try:
+        text = request.get_data().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FixtureError(f"request body: not valid UTF-8 (byte {exc.start})") from None
+    return parse_document("request body", text)
 
 
 @bp.get("/export")
@@ -203,3 +231,26 @@ def set_clock() -> dict[str, Any]:
     else:
         state.clock.resume()
     return _ok(state.clock.describe())
+
+
+@bp.get("/openapi.json")
+def api_spec() -> dict[str, Any]:
+    return current_state().contract.document
+
+
+@bp.get("/control-openapi.json")
+def control_spec() -> dict[str, Any]:
+    return current_state().control.document
+
+
+@bp.get("/")
+def dashboard() -> Response:
+    return dashboard_file("index.html")
+
+
+@bp.get("/dashboard/<path:name>")
+def dashboard_file(name: str) -> Response:
+    response = send_from_directory(DASHBOARD, name, max_age=0)
+    response.headers["Content-Security-Policy"] = DASHBOARD_POLICY
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -64,17 +64,25 @@ def read_documents(paths: Iterable[str | Path]) -> list[tuple[str, Any]]:
             raise FixtureError(f"{path}: no {', '.join(FIXTURE_SUFFIXES)} files in this folder")
         for file in files:
             try:
-                document = _parse(file.read_text(encoding="utf-8"))
-            except yaml.YAMLError as exc:
-                raise FixtureError(f"{file}: not valid YAML: {yaml_errors.describe(exc)}") from None
+                text = file.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as exc:
                 raise FixtureError(f"{file}: cannot read fixture file: {exc}") from None
-            non_finite = _non_finite(document)
-            if non_finite is not None:
-                raise FixtureError(f"{file}: {non_finite[0] or 'the document'} is {non_finite[1]}, which JSON "
-                                   "cannot carry: use a finite number or a string")
-            documents.append((str(file), document))
+            documents.append((str(file), parse_document(str(file), text)))
     return documents
+
+
+def parse_document(source: str, text: str) -> Any:
+    """A fixture file's text (JSON or YAML) as its document; FixtureError naming `source` if it does not
+    parse or holds a number JSON cannot carry."""
+    try:
+        document = _parse(text)
+    except yaml.YAMLError as exc:
+        raise FixtureError(f"{source}: not valid YAML: {yaml_errors.describe(exc)}") from None
+    non_finite = _non_finite(document)
+    if non_finite is not None:
+        raise FixtureError(f"{source}: {non_finite[0] or 'the document'} is {non_finite[1]}, which JSON "
+                           "cannot carry: use a finite number or a string")
+    return document
 
 
 def _non_finite(document: Any) -> tuple[str, float] | None:

@@ -17,6 +17,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from .clock import format_instant
 
 CONTROL_PREFIX = "/__mock/"
+CONTROL_ROOT = "/__mock"  # redirected to the dashboard at /__mock/: not the API's either
 RECORDED_HEADERS = {"X-API-Key": "HTTP_X_API_KEY", "Content-Type": "CONTENT_TYPE", "Origin": "HTTP_ORIGIN"}
 MAX_BODY_CHARS = 64 * 1024
 STARTED = "gamifyhost_mock.journal.started"  # environ key: (perf_counter, time) at the request's arrival
@@ -104,7 +105,7 @@ def record_requests(app: Flask, journal: Journal) -> None:
         current: Request = cast(Any, request)._get_current_object()
         environ = current.environ
         started = environ.get(STARTED)
-        if started is None or current.path.startswith(CONTROL_PREFIX):
+        if started is None or current.path.startswith(CONTROL_PREFIX) or current.path == CONTROL_ROOT:
             return response
         journal.record({
             "time": started[1],

@@ -28,7 +28,7 @@ from .parameters import Parameters
 from .spec import Contract, load_contract, load_control_contract
 
 TRACK_USER = "trackUser"
-CONTROL_BODIES = ("reset", "loadFixtures", "addFault", "setClock", "placeOffer")
+CONTROL_BODIES = ("reset", "loadFixtures", "addFault", "setClock", "placeOffer", "claimUserOffer")
 CONTROL_QUERIES = ("listProfiles", "listEvents", "listRequests", "listOffers")
 EXTENSION = "gamifyhost_mock"
 

@@ -199,8 +199,9 @@ def test_a_bad_fixture_document_loads_nothing(client, store):
     assert len(store) == 0
 
 
-def test_fixture_body_must_be_json(client):
-    response = client.post("/__mock/fixtures", data="profiles: []", headers={"Content-Type": "application/yaml"})
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-yaml", "application/json; charset=latin-1"])
+def test_fixture_body_must_be_json_or_yaml(client, content_type):
+    response = client.post("/__mock/fixtures", data="profiles: []", headers={"Content-Type": content_type})
     assert response.status_code == 415
 
 
@@ -368,3 +369,35 @@ def test_control_api_can_be_switched_off(clock):
 def test_unknown_control_route_is_404(client):
     assert client.get("/__mock/nothing").status_code == 404
     assert client.put("/__mock/clock").status_code == 405
+
+
+# --- fixtures as YAML, and the specs ------------------------------------------------------------
+
+def test_a_fixture_document_may_be_sent_as_yaml(client):
+    document = f"profiles:\n  - apiKey: {TEST_KEY}\n    profile: {{externalId: from-yaml, country: NG}}\n"
+    response = client.post("/__mock/fixtures", data=document, content_type="application/yaml")
+    assert response.get_json()["data"] == {"created": 1, "updated": 0}
+    assert client.get("/__mock/profiles?externalId=from-yaml").get_json()["data"][0]["country"] == "NG"
+
+
+@pytest.mark.parametrize("raw, message", [
+    (b"profiles: [", "request body: not valid YAML: line 1, column 12: expected the node content, but found "
+                     "'<stream end>'"),
+    (b"profiles: [{x: .nan}]", "request body: profiles.0.x is nan, which JSON cannot carry: use a finite number or a "
+                               "string"),
+    (b"\xff", "request body: not valid UTF-8 (byte 0)"),
+    (b"", "request body: document must be of type object"),
+])
+def test_a_yaml_fixture_that_does_not_parse_is_400_and_loads_nothing(client, store, raw, message):
+    response = client.post("/__mock/fixtures", data=raw, content_type="application/yaml")
+    assert response.status_code == 400
+    assert response.get_json()["errors"] == [{"field": "", "message": message}]
+    assert len(store) == 0
+
+
+def test_the_specs_are_served_as_json(client, app):
+    state = app.extensions["gamifyhost_mock"]
+    assert client.get("/__mock/openapi.json").get_json() == state.contract.document
+    control = client.get("/__mock/control-openapi.json").get_json()
+    assert control == state.control.document
+    assert "/__mock/offers/claim" in control["paths"]

@@ -14,7 +14,7 @@ from test_seed import seed
 from test_state import kill_hard
 
 from mock_server.auth import derived_partner_id
-from mock_server.clock import Clock
+from mock_server.clock import Clock, format_timestamp
 from mock_server.fixtures import FixtureError
 from mock_server.spec import load_contract, load_control_contract
 
@@ -493,3 +493,55 @@ def test_a_whole_float_points_value_is_kept_as_the_integer_it_is(client):
     assert placed.status_code == 201
     assert b'"pointsValue":5,' in placed.data
     assert b'"pointsValue":5,' in public_offers(client).data
+
+
+# --- claiming for no key (the dashboard's Claim button) -------------------------------------------
+
+def test_a_claim_through_the_control_api_is_the_apis_claim(client, clock):
+    """Claimed now with an offer_claimed event of its points, then refused as claimOffer refuses."""
+    client.track({"externalId": "u"})
+    spin, bonus = client.get("/v1/user-journeys/users/u/offers", headers={"X-API-Key": TEST_KEY}).get_json()[
+        "data"]["offers"]
+    user = {"partnerId": derived_partner_id(TEST_KEY[8:]), "environment": "TEST", "externalId": "u"}
+    claimed = client.post("/__mock/offers/claim", json={**user, "offerId": spin["id"]})
+    assert claimed.status_code == 200
+    now = format_timestamp(int(clock.now().timestamp()))
+    assert claimed.get_json()["data"] == {**spin, "status": "claimed", "claimedAt": now,
+                                          "issuedAt": claimed.get_json()["data"]["issuedAt"]}
+    [event] = client.get("/__mock/events", query_string={**user, "limit": 1}).get_json()["data"]
+    assert (event["eventType"], event["points"], event["occurredAt"]) == ("offer_claimed", 50, now)
+    assert event["metadata"] == {"offerId": spin["id"], "offerType": "welcome_free_play"}
+    again = client.post("/__mock/offers/claim", json={**user, "offerId": spin["id"]})
+    assert (again.status_code, again.get_json()["message"]) == (400, "Offer is no longer active")
+    clock.advance(timedelta(days=8))
+    late = client.post("/__mock/offers/claim", json={**user, "offerId": bonus["id"]})
+    assert (late.status_code, late.get_json()["message"]) == (400, "Offer has expired")
+
+
+@pytest.mark.parametrize("who", [
+    {"offerId": "not-a-uuid"},
+    {"offerId": "00000000-0000-4000-8000-000000000000"},
+    {"externalId": "nobody"},
+    {"environment": "LIVE"},
+])
+def test_a_control_claim_of_no_such_offer_is_404_offer_not_found(client, who):
+    client.track({"externalId": "u"})
+    [offer, _] = client.get("/v1/user-journeys/users/u/offers", headers={"X-API-Key": TEST_KEY}).get_json()[
+        "data"]["offers"]
+    body = {"partnerId": derived_partner_id(TEST_KEY[8:]), "environment": "TEST", "externalId": "u",
+            "offerId": offer["id"], **who}
+    response = client.post("/__mock/offers/claim", json=body)
+    assert (response.status_code, response.get_json()["message"]) == (404, "Offer not found")
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"environment": "TEST", "externalId": "u", "offerId": "x"}, "partnerId"),
+    ({"partnerId": "p", "environment": "DEV", "externalId": "u", "offerId": "x"}, "environment"),
+    ({"partnerId": "p", "environment": "TEST", "externalId": "u", "offerId": ""}, "offerId"),
+    ({"partnerId": "p", "environment": "TEST", "externalId": "u", "offerId": "x", "extra": 1}, "extra"),
+])
+def test_a_bad_control_claim_is_400_naming_the_field(client, body, field):
+    response = client.post("/__mock/offers/claim", json=body)
+    assert (response.status_code, response.get_json()["message"]) == (400, "Invalid request body")
+    [error] = response.get_json()["errors"]
+    assert field in (error["field"], error["message"].split("'")[1] if "'" in error["message"] else None), error
