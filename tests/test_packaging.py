@@ -37,6 +37,15 @@ def test_wheel_ships_the_spec_keys_schema_and_contract_suite(wheel):
         assert "gamifyhost-mock = mock_server.cli:main" in archive.read(entry_points).decode()
 
 
+def test_wheel_ships_the_dashboard(wheel):
+    """Every file of the page at /__mock/, as it is: it loads nothing from anywhere else."""
+    files = sorted(p for p in (ROOT / "mock_server" / "dashboard").iterdir() if p.is_file())
+    assert {p.name for p in files} >= {"index.html", "app.js", "style.css"}
+    with zipfile.ZipFile(wheel) as archive:
+        for path in files:
+            assert archive.read(f"mock_server/dashboard/{path.name}") == path.read_bytes()
+
+
 def test_wheel_ships_the_demo_data_set_and_its_keys(wheel):
     with zipfile.ZipFile(wheel) as archive:
         assert archive.read("mock_server/data/keys.yaml") == (ROOT / "examples" / "keys.yaml").read_bytes()
