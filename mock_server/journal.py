@@ -18,7 +18,8 @@ from .clock import format_instant
 
 CONTROL_PREFIX = "/__mock/"
 CONTROL_ROOT = "/__mock"  # redirected to the dashboard at /__mock/: not the API's either
-RECORDED_HEADERS = {"X-API-Key": "HTTP_X_API_KEY", "Content-Type": "CONTENT_TYPE", "Origin": "HTTP_ORIGIN"}
+RECORDED_HEADERS = {"X-API-Key": "HTTP_X_API_KEY", "Content-Type": "CONTENT_TYPE", "Origin": "HTTP_ORIGIN",
+                    "Prefer": "HTTP_PREFER"}  # Prefer: why an answer was forced
 MAX_BODY_CHARS = 64 * 1024
 STARTED = "gamifyhost_mock.journal.started"  # environ key: (perf_counter, time) at the request's arrival
 

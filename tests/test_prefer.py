@@ -123,6 +123,7 @@ def test_every_declared_response_can_be_forced_and_changes_nothing(world, op_id,
     assert_conforms(method, answer.request.path, answer.status_code, answer.content_type, answer.get_json())
     recorded = world.client.get("/__mock/requests?limit=1").get_json()["data"][0]  # a request received
     assert (recorded["method"], recorded["status"], recorded["response"]) == (method, int(status), answer.get_json())
+    assert recorded["headers"]["Prefer"] == f"code={status}"  # the journal shows why it was forced
     assert world.snapshot() == before
 
 
