@@ -97,12 +97,29 @@ def _non_finite(document: Any) -> tuple[str, float] | None:
     return None
 
 
+class _NoAliasLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing aliases (`*name`).
+
+    An alias shares its anchor's value, so nine lines of aliases nine deep make a document of
+    387 million strings from 300 bytes: uploaded to POST /__mock/fixtures, walking it held the
+    mock's one worker for good (seen: no answer after 60 s, nor to any later request). Fixture
+    data has no need of them.
+    """
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed in fixture files: write the value out",
+                self.peek_event().start_mark)
+        return super().compose_node(parent, index)
+
+
 def _parse(text: str) -> Any:
     """JSON as JSON (PyYAML splits escaped surrogate pairs such as emoji), anything else as YAML."""
     try:
         return json.loads(text)
     except ValueError:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_NoAliasLoader)  # a SafeLoader: plain data only
 
 
 def where(source: str, document: Any, index: int) -> str:
