@@ -18,13 +18,13 @@ from .api.offers import claim
 from .api.users import USER_NOT_FOUND
 from .auth import Principal
 from .clock import format_timestamp, parse_instant
-from .errors import INVALID_BODY, ApiError
+from .errors import INVALID_BODY, UNSUPPORTED_MEDIA, ApiError
 from .fixtures import FixtureError, export_document, offer_spec, parse_document
 from .journeys.engine import js_number
 from .journeys.offers import Offer, OfferTimeError
 from .journeys.profiles import OfferConflict
 from .state import MockState, current_state
-from .validation import parse_json_body, validate_body
+from .validation import parse_json_body, utf8_charset, validate_body
 
 bp = Blueprint("control", __name__, url_prefix="/__mock")
 
@@ -164,6 +164,8 @@ def load_fixtures() -> dict[str, Any]:
 
 def _yaml_body() -> Any:
     """A fixture document sent as YAML, parsed as a fixture file is."""
+    if not utf8_charset(request):
+        raise ApiError(415, UNSUPPORTED_MEDIA)
     try:
         text = request.get_data().decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator
 
-from . import yaml_errors
+from . import strict_yaml, yaml_errors
 from .auth import Authenticator
 from .clock import format_timestamp, parse_timestamp
 from .errors import ApiError
@@ -25,7 +25,7 @@ from .journeys.engine import DAY
 from .journeys.events import pack_metadata
 from .journeys.offers import OfferSpec
 from .journeys.profiles import LoadConflict, LoadEvent, LoadItem, ProfileStore, Restore
-from .validation import capped, describe, quote, sorted_errors
+from .validation import JsonRefused, MalformedJson, capped, describe, parse_json_text, quote, sorted_errors
 
 FIXTURE_SUFFIXES = (".yaml", ".yml", ".json")
 _AGO_UNITS = {"s": 1, "m": 60, "h": 3600, "d": DAY}
@@ -75,7 +75,7 @@ def parse_document(source: str, text: str) -> Any:
     """A fixture file's text (JSON or YAML) as its document; FixtureError naming `source` if it does not
     parse or holds a number JSON cannot carry."""
     try:
-        document = _parse(text)
+        document = _parse(source, text)
     except yaml.YAMLError as exc:
         raise FixtureError(f"{source}: not valid YAML: {yaml_errors.describe(exc)}") from None
     non_finite = _non_finite(document)
@@ -97,29 +97,15 @@ def _non_finite(document: Any) -> tuple[str, float] | None:
     return None
 
 
-class _NoAliasLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, refusing aliases (`*name`).
-
-    An alias shares its anchor's value, so nine lines of aliases nine deep make a document of
-    387 million strings from 300 bytes: uploaded to POST /__mock/fixtures, walking it held the
-    mock's one worker for good (seen: no answer after 60 s, nor to any later request). Fixture
-    data has no need of them.
-    """
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            raise yaml.composer.ComposerError(
-                None, None, "aliases (*name) are not allowed in fixture files: write the value out",
-                self.peek_event().start_mark)
-        return super().compose_node(parent, index)
-
-
-def _parse(text: str) -> Any:
-    """JSON as JSON (PyYAML splits escaped surrogate pairs such as emoji), anything else as YAML."""
+def _parse(source: str, text: str) -> Any:
+    """JSON as JSON, strictly as a request body is read (PyYAML splits escaped surrogate pairs such as
+    emoji), anything else as YAML held to JSON's values (strict_yaml)."""
     try:
-        return json.loads(text)
-    except ValueError:
-        return yaml.load(text, Loader=_NoAliasLoader)  # a SafeLoader: plain data only
+        return parse_json_text(text, strict_yaml.MAX_NESTING)
+    except MalformedJson:
+        return strict_yaml.load(text)
+    except JsonRefused as exc:
+        raise FixtureError(f"{source}: {exc}") from None
 
 
 def where(source: str, document: Any, index: int) -> str:

@@ -159,12 +159,17 @@ def _bad(message: str, field: str = "") -> ApiError:
     return ApiError(400, INVALID_BODY, [{"field": field, "message": message}])
 
 
+def utf8_charset(request: Request) -> bool:
+    """Whether the body is sent as UTF-8 (no charset: UTF-8, as JSON and YAML are)."""
+    return request.mimetype_params.get("charset", "utf-8").lower() in ("utf-8", "utf8")
+
+
 def parse_json_body(request: Request) -> Any:
     """The request's body as JSON; 415 unless sent as UTF-8 application/json, 400 if unparsable."""
-    if request.environ.get("CONTENT_TYPE") != "application/json":  # the usual case needs no parsing
-        charset = request.mimetype_params.get("charset", "utf-8").lower()
-        if request.mimetype != "application/json" or charset not in ("utf-8", "utf8"):
-            raise ApiError(415, UNSUPPORTED_MEDIA)
+    # The usual case, exactly application/json, needs no parsing of the header.
+    if request.environ.get("CONTENT_TYPE") != "application/json" and (
+            request.mimetype != "application/json" or not utf8_charset(request)):
+        raise ApiError(415, UNSUPPORTED_MEDIA)
     raw = request.get_data()
     try:
         text = raw.decode("utf-8")
@@ -173,24 +178,42 @@ def parse_json_body(request: Request) -> Any:
     if not text.strip():
         raise _bad("body is empty")
     try:
+        return parse_json_text(text)
+    except JsonRefused as exc:
+        raise _bad(str(exc)) from None
+
+
+class JsonRefused(ValueError):
+    """JSON text the mock does not take; the message says why."""
+
+
+class MalformedJson(JsonRefused):
+    """Text that is not JSON at all."""
+
+
+def parse_json_text(text: str, max_nesting: int = MAX_NESTING) -> Any:
+    """`text` as JSON, strictly: no duplicate keys, NaN, infinities, unpaired surrogate escapes, or
+    objects and arrays nested more than `max_nesting` levels (JsonRefused, or MalformedJson)."""
+    too_deep = f"JSON is nested too deeply (more than {max_nesting} levels)"
+    try:
         value = json.loads(text, object_pairs_hook=_unique_object, parse_constant=_no_constant,
                            parse_float=_finite)
         # A lone surrogate escape ("\\ud800") decodes but cannot be stored or sent as UTF-8.
         if _SURROGATE_ESCAPE.search(text):
             json.dumps(value, ensure_ascii=False).encode("utf-8")
     except _DuplicateKey as exc:
-        raise _bad(str(exc)) from None
+        raise JsonRefused(str(exc)) from None
     except json.JSONDecodeError as exc:
-        raise _bad(f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+        raise MalformedJson(f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
     except RecursionError:
-        raise _bad(f"JSON is nested too deeply (more than {MAX_NESTING} levels)") from None
+        raise JsonRefused(too_deep) from None
     except UnicodeEncodeError:
-        raise _bad("JSON contains an unpaired surrogate escape") from None
+        raise JsonRefused("JSON contains an unpaired surrogate escape") from None
     except ValueError as exc:  # NaN/Infinity, numbers too large to represent
-        raise _bad(str(exc)[:200]) from None
+        raise JsonRefused(str(exc)[:200]) from None
     # Counting brackets (C speed, quoted ones too) spares most bodies the walk.
-    if text.count("{") + text.count("[") > MAX_NESTING and _deeper_than(value, MAX_NESTING):
-        raise _bad(f"JSON is nested too deeply (more than {MAX_NESTING} levels)")
+    if text.count("{") + text.count("[") > max_nesting and _deeper_than(value, max_nesting):
+        raise JsonRefused(too_deep)
     return value
 
 

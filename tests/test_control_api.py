@@ -391,11 +391,38 @@ def test_a_fixture_document_may_be_sent_as_yaml(client):
     (b"a: &a [x, x, x]\nb: &b [*a, *a, *a]\nc: [*b, *b, *b]\nprofiles: []\n",
      "request body: not valid YAML: line 2, column 8: aliases (*name) are not allowed in fixture files: write "
      "the value out"),
+    # 500 levels were a RecursionError (500); the limit is the API's 64 plus the document's 4.
+    (b"- " * 500 + b"x", "request body: not valid YAML: line 1, column 137: nested more than 68 levels deep"),
+    (b"[" * 1000 + b"]" * 1000, "request body: JSON is nested too deeply (more than 68 levels)"),
+    # A key given twice kept the last silently: the first list of entries was dropped from a 200.
+    (b"profiles: []\nprofiles: []\n", "request body: not valid YAML: line 2, column 1: duplicate key 'profiles'"),
+    (b'{"profiles": [], "profiles": []}', "request body: duplicate key 'profiles'"),
+    # Values JSON has no room for were a 500 when stored (json.dumps failed).
+    (b"profiles: !!set {a}", "request body: not valid YAML: line 1, column 11: !!set values are not JSON: write a "
+                             "string, number, list or mapping"),
+    (b"profiles: !!binary aGk=", "request body: not valid YAML: line 1, column 11: !!binary values are not JSON: "
+                                 "write a string, number, list or mapping"),
 ])
 def test_a_yaml_fixture_that_does_not_parse_is_400_and_loads_nothing(client, store, raw, message):
     response = client.post("/__mock/fixtures", data=raw, content_type="application/yaml")
     assert response.status_code == 400
     assert response.get_json()["errors"] == [{"field": "", "message": message}]
+    assert len(store) == 0
+
+
+def test_unquoted_dates_in_yaml_stay_text_as_json_would_carry_them(client):
+    """A YAML date was a datetime.date, which answered 500 when the metadata was stored."""
+    document = (f"profiles:\n  - apiKey: {TEST_KEY}\n    profile:\n      externalId: dated\n      metadata:\n"
+                "        signupDate: 2025-01-01\n        at: 2025-01-01T10:00:00Z\n")
+    response = client.post("/__mock/fixtures", data=document, content_type="application/yaml")
+    assert response.get_json()["data"] == {"created": 1, "updated": 0}
+    stored = client.get("/__mock/profiles?externalId=dated").get_json()["data"][0]
+    assert stored["metadata"] == {"signupDate": "2025-01-01", "at": "2025-01-01T10:00:00Z"}
+
+
+def test_yaml_in_another_charset_is_415(client, store):
+    response = client.post("/__mock/fixtures", data=b"profiles: []", content_type="application/yaml; charset=latin-1")
+    assert (response.status_code, response.get_json()["message"]) == (415, "Content-Type must be application/json")
     assert len(store) == 0
 
 
