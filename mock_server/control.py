@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, request, send_from_directory
 
-from . import views
+from . import strict_yaml, views
 from .api.offers import claim
 from .api.users import USER_NOT_FOUND
 from .auth import Principal
@@ -155,7 +155,8 @@ def load_fixtures() -> dict[str, Any]:
     state = current_state()
     # The fixture checker reports every bad entry (schema included), numbered as --fixtures numbers them.
     try:
-        document = _yaml_body() if request.mimetype == YAML else parse_json_body(request)
+        # An export loads back: its bodies sit up to 4 levels below the API's nesting limit.
+        document = _yaml_body() if request.mimetype == YAML else parse_json_body(request, strict_yaml.MAX_NESTING)
         created, updated = state.load_fixtures([("request body", document)])
     except FixtureError as exc:
         raise ApiError(400, INVALID_BODY, [{"field": p.field, "message": p.message} for p in exc.reported]) from None

@@ -164,7 +164,7 @@ def utf8_charset(request: Request) -> bool:
     return request.mimetype_params.get("charset", "utf-8").lower() in ("utf-8", "utf8")
 
 
-def parse_json_body(request: Request) -> Any:
+def parse_json_body(request: Request, max_nesting: int = MAX_NESTING) -> Any:
     """The request's body as JSON; 415 unless sent as UTF-8 application/json, 400 if unparsable."""
     # The usual case, exactly application/json, needs no parsing of the header.
     if request.environ.get("CONTENT_TYPE") != "application/json" and (
@@ -178,7 +178,7 @@ def parse_json_body(request: Request) -> Any:
     if not text.strip():
         raise _bad("body is empty")
     try:
-        return parse_json_text(text)
+        return parse_json_text(text, max_nesting)
     except JsonRefused as exc:
         raise _bad(str(exc)) from None
 

@@ -1,9 +1,11 @@
 """The control API under /__mock/: every answer is also checked against control-openapi.yaml."""
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
+import yaml
 from conftest import LIVE_KEY, OTHER_PARTNER_TEST_KEY, TEST_KEY
 
 from mock_server import create_app
@@ -220,6 +222,24 @@ def test_export_round_trip_is_exact(client, clock):
     a = fresh.get("/__mock/profiles?externalId=a").get_json()["data"][0]
     assert (a["firstSeenAt"], a["lastSeenAt"], a["displayName"]) == (
         "2025-01-15T10:30:00Z", "2025-01-15T12:30:00Z", "Later")
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "application/yaml"])
+def test_an_export_of_bodies_nested_as_deep_as_the_api_takes_loads_back(client, content_type):
+    """An event's metadata 63 levels deep (its body 64, the API's limit) sits 68 deep in an export,
+    which POST /__mock/fixtures refused at the API's 64 levels."""
+    deepest: dict = {}
+    for _ in range(62):
+        deepest = {"x": deepest}
+    assert client.post("/v1/user-journeys/events", json={"externalId": "deep", "category": "CUSTOM",
+                                                          "eventType": "nested", "metadata": deepest},
+                       headers={"X-API-Key": TEST_KEY}).status_code == 200
+    exported = client.get("/__mock/export").get_json()
+    text = json.dumps(exported) if content_type == "application/json" else yaml.safe_dump(exported)
+    fresh = create_app({"TESTING": True}).test_client()
+    answer = fresh.post("/__mock/fixtures", data=text, content_type=content_type)
+    assert answer.get_json()["data"] == {"created": 1, "updated": 0}
+    assert fresh.get("/__mock/export").get_json() == exported
 
 
 @pytest.mark.parametrize("name", ["export.json", "export.yaml"])
