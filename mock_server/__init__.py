@@ -36,7 +36,8 @@ DEFAULTS: dict[str, Any] = {
 # What a browser app may send cross-origin: the API's own headers and methods, and the mock's
 # Prefer; and the answer's headers beyond the CORS-safelisted ones it may read.
 CORS_HEADERS = ["X-API-Key", "Content-Type", "Prefer"]
-CORS_METHODS = ["GET", "POST", "DELETE"]
+CORS_METHODS = ["GET", "POST"]
+NOT_CONTROL_API = r"^(?!/__mock(/|$)).*"  # the paths CORS covers: all but the control API's
 CORS_EXPOSE = ["Preference-Applied"]
 
 
@@ -89,10 +90,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config.from_mapping(config)
     mock = state.init_app(app)
     errors.init_app(app, {op.id: op.failure for op in mock.operations.values()})
-    # always_send=False: only requests with an Origin (browsers) need CORS headers.
+    # always_send=False: only requests with an Origin (browsers) need CORS headers. Not for /__mock/:
+    # a page on any other origin could otherwise read every profile (export), claim offers and reset
+    # the mock of a developer who visits it; the dashboard is same-origin and needs none.
     hooks = list(app.after_request_funcs.get(None, []))
-    CORS(app, origins=app.config["CORS_ORIGINS"], allow_headers=CORS_HEADERS, methods=CORS_METHODS, max_age=600,
-         expose_headers=CORS_EXPOSE, always_send=False)
+    CORS(app, resources=NOT_CONTROL_API, origins=app.config["CORS_ORIGINS"], allow_headers=CORS_HEADERS,
+         methods=CORS_METHODS, max_age=600, expose_headers=CORS_EXPOSE, always_send=False)
     app.after_request_funcs[None] = [hook if hook in hooks else _with_origin_only(hook)
                                      for hook in app.after_request_funcs[None]]
     journal.record_requests(app, mock.journal)

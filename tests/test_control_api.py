@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 import yaml
 from conftest import LIVE_KEY, OTHER_PARTNER_TEST_KEY, TEST_KEY
+from flask.testing import FlaskClient
 
 from mock_server import create_app
 from mock_server.auth import derived_partner_id
@@ -452,3 +453,18 @@ def test_the_specs_are_served_as_json(client, app):
     control = client.get("/__mock/control-openapi.json").get_json()
     assert control == state.control.document
     assert "/__mock/offers/claim" in control["paths"]
+
+
+@pytest.mark.parametrize("method, path", [("GET", "/__mock/export"), ("OPTIONS", "/__mock/offers/claim"),
+                                          ("OPTIONS", "/__mock/reset"), ("GET", "/__mock/"), ("GET", "/__mock")])
+def test_pages_on_other_origins_may_not_use_the_control_api(app, method, path):
+    """With CORS on /__mock/, any page a developer visited could read every profile, claim offers and
+    reset their mock; the dashboard is same-origin and needs none."""
+    client = FlaskClient(app)  # the dashboard's page and redirect are not in the control spec
+    headers = {"Origin": "http://elsewhere.example", "Access-Control-Request-Method": "POST",
+               "Access-Control-Request-Headers": "content-type"}
+    answer = client.open(path, method=method, headers=headers)
+    assert not [name for name, _ in answer.headers if name.lower().startswith("access-control-")]
+    api = client.open("/v1/user-journeys/users", method="OPTIONS", headers=headers)  # the API's own paths: allowed
+    assert api.headers["Access-Control-Allow-Origin"] == "http://elsewhere.example"
+    assert api.headers["Access-Control-Allow-Methods"] == "GET, POST"
