@@ -19,7 +19,7 @@ from .api.users import USER_NOT_FOUND
 from .auth import Principal
 from .clock import format_timestamp, parse_instant
 from .errors import INVALID_BODY, UNSUPPORTED_MEDIA, ApiError
-from .fixtures import FixtureError, export_document, offer_spec, parse_document
+from .fixtures import FixtureError, export_document, offer_spec, parse_document, read_documents
 from .journeys.engine import js_number
 from .journeys.offers import Offer, OfferTimeError
 from .journeys.profiles import OfferConflict
@@ -61,7 +61,11 @@ def reset() -> dict[str, Any]:
     """Everything back to a fresh start, or only one partner's/environment's profiles."""
     state = current_state()
     body = _body(state, "reset", optional=True)
-    if body:
+    reload = body.get("reloadFixtures", False)
+    if "partnerId" in body or "environment" in body:
+        if reload:
+            raise ApiError(400, INVALID_BODY, [{"field": "reloadFixtures", "message": "reloadFixtures reloads after "
+                                                "a full reset: leave out partnerId and environment"}])
         removed = state.store.remove(body.get("partnerId"), body.get("environment"))
         return _ok({"removedProfiles": removed.profiles, "removedEvents": removed.events,
                     "removedOffers": removed.offers, "journalCleared": False, "faultsCleared": False,
@@ -70,8 +74,17 @@ def reset() -> dict[str, Any]:
     state.journal.clear()
     state.faults.clear()
     state.clock.resume()
-    return _ok({"removedProfiles": removed.profiles, "removedEvents": removed.events,
-                "removedOffers": removed.offers, "journalCleared": True, "faultsCleared": True, "clockReset": True})
+    answer: dict[str, Any] = {"removedProfiles": removed.profiles, "removedEvents": removed.events,
+                              "removedOffers": removed.offers, "journalCleared": True, "faultsCleared": True,
+                              "clockReset": True}
+    if reload:
+        # Read afresh and loaded in-process: no body size limit stands between a mock and its start data.
+        try:
+            created, updated = state.load_fixtures(read_documents(state.start_fixtures))
+        except FixtureError as exc:
+            raise _fixtures_refused(exc) from None
+        answer["fixturesLoaded"] = {"created": created, "updated": updated}
+    return _ok(answer)
 
 
 @bp.get("/profiles")
@@ -159,8 +172,13 @@ def load_fixtures() -> dict[str, Any]:
         document = _yaml_body() if request.mimetype == YAML else parse_json_body(request, strict_yaml.MAX_NESTING)
         created, updated = state.load_fixtures([("request body", document)])
     except FixtureError as exc:
-        raise ApiError(400, INVALID_BODY, [{"field": p.field, "message": p.message} for p in exc.reported]) from None
+        raise _fixtures_refused(exc) from None
     return _ok({"created": created, "updated": updated})
+
+
+def _fixtures_refused(exc: FixtureError) -> ApiError:
+    """A 400 listing what is wrong with the fixtures, each problem in its field."""
+    return ApiError(400, INVALID_BODY, [{"field": p.field, "message": p.message} for p in exc.reported])
 
 
 def _yaml_body() -> Any:

@@ -49,6 +49,7 @@ class MockState:
     control_queries: dict[str, Parameters]
     state_file: Path | None  # the SQLite database every write goes to, if any
     loaded_from: list[Path]  # the state file (if it held profiles) and fixtures preloaded at start
+    start_fixtures: list[Path]  # the fixture files and folders loaded at start (FIXTURES), for a reset to reload
     warnings: list[str]  # what a person starting the mock should know (the CLI prints them)
 
     def load_fixtures(self, documents: list) -> tuple[int, int]:
@@ -85,13 +86,13 @@ def build_state(config: dict) -> MockState:
         state_file=state_file,
         loaded_from=[state_file] if state_file is not None and storage.count() else [],
         warnings=[],
+        start_fixtures=[Path(p) for p in config.get("FIXTURES") or []],
     )
     if state_file is not None:
         state.warnings += moved_partners(state.store, state.authenticator, state_file)
-    fixture_paths = [Path(p) for p in config.get("FIXTURES") or []]
-    if fixture_paths:
-        state.load_fixtures(fixtures.read_documents(fixture_paths))
-        state.loaded_from += fixture_paths
+    if state.start_fixtures:
+        state.load_fixtures(fixtures.read_documents(state.start_fixtures))
+        state.loaded_from += state.start_fixtures
     return state
 
 

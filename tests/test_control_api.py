@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 import yaml
-from conftest import LIVE_KEY, OTHER_PARTNER_TEST_KEY, TEST_KEY
+from conftest import LIVE_KEY, OTHER_PARTNER_TEST_KEY, TEST_KEY, ConformingClient
 from flask.testing import FlaskClient
 
 from mock_server import create_app
@@ -468,3 +468,31 @@ def test_pages_on_other_origins_may_not_use_the_control_api(app, method, path):
     api = client.open("/v1/user-journeys/users", method="OPTIONS", headers=headers)  # the API's own paths: allowed
     assert api.headers["Access-Control-Allow-Origin"] == "http://elsewhere.example"
     assert api.headers["Access-Control-Allow-Methods"] == "GET, POST"
+
+
+def test_a_reset_can_reload_the_start_fixtures_even_over_the_body_limit(tmp_path):
+    """The plugin's marker restored a mock by sending its start fixtures back through POST
+    /__mock/fixtures: a file over --max-body emptied the mock and answered 413."""
+    start = tmp_path / "start.yaml"
+    start.write_text("profiles:\n" + "".join(f"  - apiKey: {TEST_KEY}\n    profile: {{externalId: u{i}}}\n"
+                                             for i in range(20)))
+    app = create_app({"TESTING": True, "FIXTURES": [start], "MAX_CONTENT_LENGTH": 200})
+    app.test_client_class = ConformingClient
+    client = app.test_client()
+    assert client.post("/__mock/fixtures", data=start.read_bytes(), content_type="application/yaml").status_code == 413
+    client.post("/v1/user-journeys/users", json={"externalId": "later"}, headers={"X-API-Key": TEST_KEY})
+    answer = client.post("/__mock/reset", json={"reloadFixtures": True}).get_json()["data"]
+    assert answer["fixturesLoaded"] == {"created": 20, "updated": 0}
+    assert (answer["removedProfiles"], answer["journalCleared"]) == (21, True)
+    externals = [p["externalId"] for p in client.get("/__mock/profiles?limit=100").get_json()["data"]]
+    assert externals == [f"u{i}" for i in range(20)]
+
+
+def test_reload_fixtures_is_for_a_full_reset_only(client, store):
+    post(client, "fixtures", DOCUMENT)
+    before = len(store)
+    answer = client.post("/__mock/reset", json={"reloadFixtures": True, "environment": "TEST"})
+    assert answer.status_code == 400
+    assert answer.get_json()["errors"] == [{"field": "reloadFixtures", "message": "reloadFixtures reloads after a "
+                                            "full reset: leave out partnerId and environment"}]
+    assert len(store) == before
