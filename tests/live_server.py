@@ -89,23 +89,32 @@ def _kill_leftovers() -> None:
             process.kill()
 
 
+PORT_TRIES = 3  # as mock_server.testing.start_mock: a port found free may be taken before the mock binds it
+
+
 def start_server(*args: str, timeout: float = 30) -> LiveServer:
     """Run `python -m mock_server serve --port <free> ARGS` and wait until it says it is serving.
 
     Not until the port accepts: the mock listens before it builds its app (so that a taken port
     is found first), and a test that stopped it then would stop a mock still loading.
     """
-    port = free_port()
-    server = LiveServer(launch(port, *args), f"http://127.0.0.1:{port}")
-    deadline = time.monotonic() + timeout
-    while "serving on" not in server.output():
-        if server.process.poll() is not None:
-            raise RuntimeError(f"server exited early: {server.finish()[1]}")
-        if time.monotonic() > deadline:
-            server.process.kill()
-            raise RuntimeError(f"server did not start serving on {port} within {timeout}s: {server.finish()[1]}")
-        time.sleep(0.02)
-    return server
+    for attempt in range(PORT_TRIES):
+        port = free_port()
+        server = LiveServer(launch(port, *args), f"http://127.0.0.1:{port}")
+        deadline = time.monotonic() + timeout
+        while "serving on" not in server.output():
+            if server.process.poll() is not None:
+                output = server.finish()[1]
+                if "already in use" in output and attempt + 1 < PORT_TRIES:
+                    break  # another process took the port between free_port() and the mock's bind
+                raise RuntimeError(f"server exited early: {output}")
+            if time.monotonic() > deadline:
+                server.process.kill()
+                raise RuntimeError(f"server did not start serving on {port} within {timeout}s: {server.finish()[1]}")
+            time.sleep(0.02)
+        else:
+            return server
+    raise AssertionError("unreachable: the last try returns or raises")
 
 
 def _lower(headers) -> dict[str, str]:

@@ -19,6 +19,7 @@ import pytest
 from mock_server.logs import JsonFormatter
 from mock_server.server import _why
 
+import live_server
 from live_server import free_port, http, launch, start_server
 
 TRACK = "/v1/user-journeys/users"
@@ -268,3 +269,18 @@ def test_a_stop_right_after_start_always_stops_the_mock():
             code, output = live.stop(timeout=20)
         assert code == 0, output
         assert output.rstrip().endswith("gamifyhost-mock stopped")
+
+
+def test_the_tests_start_server_tries_another_port_when_its_port_is_taken_first(monkeypatch):
+    """A port found free may be taken before the mock binds it (another test's process, in parallel runs)."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        ports = iter([taken.getsockname()[1], free_port()])
+        monkeypatch.setattr(live_server, "free_port", lambda: next(ports))
+        server = start_server("--quiet")
+        try:
+            assert server.url != f"http://127.0.0.1:{taken.getsockname()[1]}"
+            assert http("GET", server.url + "/__mock/clock")[0] == 200
+        finally:
+            server.stop()
