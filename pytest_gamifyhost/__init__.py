@@ -84,10 +84,15 @@ def gamifyhost_mock(gamifyhost_settings: MockSettings) -> Iterator[LiveMock]:
     State carries over from test to test unless a test is marked gamifyhost_reset."""
     from mock_server.testing import MockServerError, start_mock
 
+    # pytest.fail outside the except: pytest re-raises a session fixture's failure for every later
+    # test, and raised inside it, each report also showed the first error "during handling" of it.
+    failure = None
     try:
         mock = start_mock(gamifyhost_settings)
     except MockServerError as exc:
-        pytest.fail(f"gamifyhost_mock: {exc}", pytrace=False)
+        failure = str(exc)
+    if failure is not None:
+        pytest.fail(f"gamifyhost_mock: {failure}", pytrace=False)
     try:
         yield mock
     finally:
@@ -100,10 +105,12 @@ def gamifyhost_client(gamifyhost_settings: MockSettings) -> InProcessMock:
     gamifyhost_mock, its Flask app (.app) and test clients carrying a key (.api())."""
     from mock_server.testing import MockServerError, in_process_mock
 
+    failure = None
     try:
         return in_process_mock(gamifyhost_settings)
     except MockServerError as exc:
-        pytest.fail(f"gamifyhost_client: {exc}", pytrace=False)
+        failure = str(exc)
+    pytest.fail(f"gamifyhost_client: {failure}", pytrace=False)
 
 
 @pytest.fixture(autouse=True)

@@ -173,6 +173,8 @@ def test_a_mock_that_cannot_start_says_what_to_change(pytester, ini, fixture, ex
     result.assert_outcomes(errors=2)
     result.stdout.fnmatch_lines([expected])
     result.stdout.no_fnmatch_line("*Traceback*")
+    # The second test's report was the first error "during handling" of the same error again.
+    result.stdout.no_fnmatch_line("*During handling of the above exception*")
 
 
 def test_the_marker_is_registered_and_the_plugin_can_be_turned_off(pytester):
