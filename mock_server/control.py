@@ -18,7 +18,7 @@ from .api.offers import claim
 from .api.users import USER_NOT_FOUND
 from .auth import Principal
 from .clock import format_timestamp, parse_instant
-from .errors import INVALID_BODY, UNSUPPORTED_MEDIA, ApiError
+from .errors import INVALID_BODY, ApiError
 from .fixtures import FixtureError, export_document, offer_spec, parse_document, read_documents
 from .journeys.engine import js_number
 from .journeys.offers import Offer, OfferTimeError
@@ -29,7 +29,9 @@ from .validation import parse_json_body, utf8_charset, validate_body
 bp = Blueprint("control", __name__, url_prefix="/__mock")
 
 DASHBOARD = Path(__file__).with_name("dashboard")
-YAML = "application/yaml"
+# YAML's registered type, and the names tools still send for it.
+YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
+FIXTURES_MEDIA = "Content-Type must be application/json or application/yaml"
 # The dashboard loads nothing from anywhere but the mock, and the browser holds it to that.
 DASHBOARD_POLICY = ("default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
                     "form-action 'none'; frame-ancestors 'none'")
@@ -167,9 +169,12 @@ def claim_user_offer() -> dict[str, Any]:
 def load_fixtures() -> dict[str, Any]:
     state = current_state()
     # The fixture checker reports every bad entry (schema included), numbered as --fixtures numbers them.
+    if request.mimetype not in (*YAML_TYPES, "application/json") or not utf8_charset(request):
+        raise ApiError(415, FIXTURES_MEDIA)
     try:
         # An export loads back: its bodies sit up to 4 levels below the API's nesting limit.
-        document = _yaml_body() if request.mimetype == YAML else parse_json_body(request, strict_yaml.MAX_NESTING)
+        document = (_yaml_body() if request.mimetype in YAML_TYPES
+                    else parse_json_body(request, strict_yaml.MAX_NESTING))
         created, updated = state.load_fixtures([("request body", document)])
     except FixtureError as exc:
         raise _fixtures_refused(exc) from None
@@ -183,8 +188,6 @@ def _fixtures_refused(exc: FixtureError) -> ApiError:
 
 def _yaml_body() -> Any:
     """A fixture document sent as YAML, parsed as a fixture file is."""
-    if not utf8_charset(request):
-        raise ApiError(415, UNSUPPORTED_MEDIA)
     try:
         text = request.get_data().decode("utf-8")
     except UnicodeDecodeError as exc:
