@@ -24,6 +24,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -428,6 +429,7 @@ class _HttpTransport:
     def __init__(self, base_url: str, on_failure: Callable[[], str | None]) -> None:
         self._base_url = base_url
         self._session = requests.Session()
+        self._session.trust_env = False  # a loopback mock: never through HTTP_PROXY (a proxied CI reached none)
         self._on_failure = on_failure
 
     def __call__(self, method: str, path: str, *, query: Mapping[str, Any] | None = None,
@@ -453,6 +455,7 @@ class ApiSession(requests.Session):
 
     def __init__(self, base_url: str, key: str | None) -> None:
         super().__init__()
+        self.trust_env = False  # a loopback mock: never through HTTP_PROXY
         self.base_url = base_url.rstrip("/")
         if key is not None:
             self.headers["X-API-Key"] = key
@@ -521,6 +524,23 @@ class LiveMock(GamifyHostMock):
 
     def output_lines(self) -> int:
         return len(self._process.lines)
+
+    def settle_output(self, timeout: float = 2.0) -> None:
+        """Wait until what the mock has printed so far has been read: a marked request's log line
+        comes after those of every request answered before it. (A request's line is printed after
+        its answer, and read by a thread: read at once, a failed test's log missed its last request,
+        4 times in 300.) With --quiet nothing is printed, and this waits `timeout` in vain."""
+        marker = f"/__mock/settle-{uuid.uuid4().hex}"  # a 404 whose path the log line shows
+        start = len(self._process.lines)
+        try:
+            self._http("GET", marker)
+        except MockServerError:
+            return
+        deadline = time.monotonic() + timeout
+        while marker not in self._process.output(start):
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.01)
 
     def running(self) -> bool:
         return self._process.popen.poll() is None

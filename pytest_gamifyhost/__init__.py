@@ -131,5 +131,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
     started = item.stash.get(_LOG_START, None)
     if started is not None and call.when == "call" and call.excinfo is not None:
         mock, start = started
+        mock.settle_output()
         item.add_report_section("call", "gamifyhost-mock log", mock.output(start) or "(no requests)\n")
     yield
