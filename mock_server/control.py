@@ -27,6 +27,27 @@ from .state import MockState, current_state
 from .validation import parse_json_body, utf8_charset, validate_body
 
 bp = Blueprint("control", __name__, url_prefix="/__mock")
+CROSS_SITE = ("The control API takes writes from its own origin only (the dashboard, a dev server's proxy) "
+              "or from outside a browser")
+
+
+@bp.before_request
+def refuse_other_sites() -> None:
+    """A write from a page of another site is refused before it acts.
+
+    Without CORS a page elsewhere cannot read the answers, but a "simple" request (a POST with no
+    body or a text/plain one) is sent without a preflight: `fetch(mock + "/__mock/reset", {method:
+    "POST", mode: "no-cors"})` from any site emptied a developer's mock (found by review). Browsers
+    say where a request comes from in Sec-Fetch-Site; older ones only in Origin, which a dev server's
+    proxy leaves as the page's while it rewrites Host, so Origin alone is checked only without it.
+    """
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    site = request.headers.get("Sec-Fetch-Site")
+    origin = request.headers.get("Origin")
+    if site in ("cross-site", "same-site") or (
+            site is None and origin is not None and origin != f"{request.scheme}://{request.host}"):
+        raise ApiError(403, CROSS_SITE)
 
 DASHBOARD = Path(__file__).with_name("dashboard")
 # YAML's registered type, and the names tools still send for it.

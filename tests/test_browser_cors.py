@@ -101,3 +101,17 @@ def test_a_page_on_another_origin_forces_an_answer_with_prefer(browser, app_orig
         assert http("GET", server.url + "/__mock/profiles")[2]["meta"]["total"] == 0
     finally:
         server.stop()
+
+
+def test_a_page_on_another_site_cannot_reset_the_mock(browser, app_origin):
+    """A POST with no body needs no preflight, so the browser sends it; the mock must refuse it."""
+    server = start_server("--quiet", "--fixtures", "demo", "--keys", "demo")
+    page = browser.new_page()
+    try:
+        page.goto(f"{app_origin}/page.html")
+        page.evaluate("url => fetch(url, {method: 'POST', mode: 'no-cors'}).then(() => null, String)",
+                      localhost(server.url) + "/__mock/reset")
+        assert http("GET", server.url + "/__mock/profiles")[2]["meta"]["total"] == 66
+    finally:
+        page.close()
+        server.stop()

@@ -503,3 +503,39 @@ def test_reload_fixtures_is_for_a_full_reset_only(client, store):
     assert answer.get_json()["errors"] == [{"field": "reloadFixtures", "message": "reloadFixtures reloads after a "
                                             "full reset: leave out partnerId and environment"}]
     assert len(store) == before
+
+
+@pytest.mark.parametrize("headers", [
+    {"Sec-Fetch-Site": "cross-site", "Origin": "http://elsewhere.example"},
+    {"Sec-Fetch-Site": "same-site", "Origin": "http://localhost:5173"},  # another port of the same host
+    {"Origin": "http://elsewhere.example"},  # a browser without Sec-Fetch-Site
+])
+def test_a_write_from_a_page_of_another_site_is_refused_and_does_nothing(client, store, headers):
+    """A POST with no body needs no preflight: any site's page emptied the mock with one fetch."""
+    post(client, "fixtures", DOCUMENT)
+    before = len(store)
+    for method, path in [("POST", "/__mock/reset"), ("DELETE", "/__mock/faults"), ("DELETE", "/__mock/requests")]:
+        answer = client.open(path, method=method, headers=headers)
+        assert answer.status_code == 403
+        assert answer.get_json()["message"] == ("The control API takes writes from its own origin only (the "
+                                                "dashboard, a dev server's proxy) or from outside a browser")
+    assert len(store) == before
+
+
+@pytest.mark.parametrize("headers", [
+    {},  # curl, a test, a server
+    {"Sec-Fetch-Site": "same-origin", "Origin": "http://localhost"},  # the dashboard
+    {"Sec-Fetch-Site": "same-origin", "Origin": "http://localhost:5173"},  # through a dev server's proxy
+    {"Sec-Fetch-Site": "none"},  # typed into the address bar
+    {"Origin": "http://localhost"},  # an older browser, same origin
+])
+def test_writes_from_the_mocks_own_origin_or_outside_a_browser_are_taken(client, store, headers):
+    post(client, "fixtures", DOCUMENT)
+    assert client.post("/__mock/reset", headers=headers).status_code == 200
+    assert len(store) == 0
+
+
+def test_reads_from_anywhere_are_answered(client):
+    """A page elsewhere cannot read them without CORS, and a link to the dashboard still opens it."""
+    answer = client.get("/__mock/clock", headers={"Sec-Fetch-Site": "cross-site", "Origin": "http://elsewhere.example"})
+    assert answer.status_code == 200
