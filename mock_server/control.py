@@ -19,7 +19,7 @@ from .api.users import USER_NOT_FOUND
 from .auth import Principal
 from .clock import format_timestamp, parse_instant
 from .errors import INVALID_BODY, ApiError
-from .fixtures import FixtureError, export_document, offer_spec, parse_document, read_documents
+from .fixtures import FixtureError, check_schema, export_document, offer_spec, parse_document, read_documents
 from .journeys.engine import js_number
 from .journeys.offers import Offer, OfferTimeError
 from .journeys.profiles import OfferConflict
@@ -93,6 +93,14 @@ def reset() -> dict[str, Any]:
         return _ok({"removedProfiles": removed.profiles, "removedEvents": removed.events,
                     "removedOffers": removed.offers, "journalCleared": False, "faultsCleared": False,
                     "clockReset": False})
+    # Read afresh, and checked before anything is removed: a start file changed or gone since is a 400
+    # that leaves the mock as it was (it emptied it, found by review). Loaded in-process: no body size
+    # limit stands between a mock and its start data.
+    try:
+        documents = read_documents(state.start_fixtures) if reload else []
+        check_schema(documents, state.control_bodies["loadFixtures"])
+    except FixtureError as exc:
+        raise _fixtures_refused(exc) from None
     removed = state.store.remove()
     state.journal.clear()
     state.faults.clear()
@@ -101,9 +109,8 @@ def reset() -> dict[str, Any]:
                               "removedOffers": removed.offers, "journalCleared": True, "faultsCleared": True,
                               "clockReset": True}
     if reload:
-        # Read afresh and loaded in-process: no body size limit stands between a mock and its start data.
         try:
-            created, updated = state.load_fixtures(read_documents(state.start_fixtures))
+            created, updated = state.load_fixtures(documents)
         except FixtureError as exc:
             raise _fixtures_refused(exc) from None
         answer["fixturesLoaded"] = {"created": created, "updated": updated}

@@ -539,3 +539,19 @@ def test_reads_from_anywhere_are_answered(client):
     """A page elsewhere cannot read them without CORS, and a link to the dashboard still opens it."""
     answer = client.get("/__mock/clock", headers={"Sec-Fetch-Site": "cross-site", "Origin": "http://elsewhere.example"})
     assert answer.status_code == 200
+
+
+@pytest.mark.parametrize("change", ["delete", "break"])
+def test_a_start_fixture_changed_since_is_a_400_that_leaves_the_mock_as_it_was(tmp_path, change):
+    start = tmp_path / "start.yaml"
+    start.write_text(f"profiles:\n  - apiKey: {TEST_KEY}\n    profile: {{externalId: kept}}\n")
+    app = create_app({"TESTING": True, "FIXTURES": [start]})
+    app.test_client_class = ConformingClient
+    client = app.test_client()
+    if change == "delete":
+        start.unlink()
+    else:
+        start.write_text(f"profiles:\n  - apiKey: {TEST_KEY}\n    profile: {{country: XX}}\n")
+    answer = client.post("/__mock/reset", json={"reloadFixtures": True})
+    assert answer.status_code == 400
+    assert [p["externalId"] for p in client.get("/__mock/profiles").get_json()["data"]] == ["kept"]
