@@ -604,7 +604,11 @@ def start_mock(settings: MockSettings | None = None, *, cwd: str | os.PathLike[s
                                       f"(gamifyhost-mock {' '.join(command)}); it printed:\n{process.output()}")
             time.sleep(0.02)
         else:
-            return LiveMock(process, f"http://127.0.0.1:{port}", settings)
+            try:
+                return LiveMock(process, f"http://127.0.0.1:{port}", settings)
+            except MockServerError:  # a key the mock refuses: stop it, or it outlived the error (found by review)
+                process.stop()
+                raise
         if "already in use" not in process.output():  # a port taken since it was found free: try another
             raise MockServerError(f"the mock did not start (gamifyhost-mock {' '.join(command)}), exit code "
                                   f"{popen.returncode}:\n{process.output().strip()}")

@@ -247,3 +247,24 @@ def test_a_session_that_lost_its_mock_says_so():
     finally:
         mock.stop()
 
+
+
+def _children() -> set[int]:
+    """This process's living children (from /proc)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == os.getpid() and fields[0] != "Z":
+            found.add(int(stat.parent.name))
+    return found
+
+
+def test_a_refused_key_stops_the_mock_it_started():
+    """start_mock raised, saying which key to change, and left the mock running (found by review)."""
+    before = _children()
+    with pytest.raises(MockServerError, match="name a usable key"):
+        start_mock(MockSettings(test_key="pk_test_refused_here", keys="demo"))
+    assert _children() == before
