@@ -11,7 +11,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, current_app, request, send_from_directory
+from flask import Blueprint, Response, current_app, redirect, request, send_from_directory
+from flask.typing import ResponseReturnValue
 
 from . import strict_yaml, views
 from .api.offers import claim
@@ -295,9 +296,16 @@ def control_spec() -> dict[str, Any]:
     return current_state().control.document
 
 
-@bp.get("/")
+@bp.get("/", strict_slashes=True)
 def dashboard() -> Response:
     return dashboard_file("index.html")
+
+
+@bp.get("", strict_slashes=False, endpoint="dashboard_slash")
+def dashboard_without_slash() -> ResponseReturnValue:
+    """/__mock to /__mock/ by a relative Location: werkzeug's own redirect named this host, which took
+    a page seen through a dev server's proxy off the proxy (found by the walkthrough)."""
+    return redirect("/__mock/", 308)
 
 
 @bp.get("/dashboard/<path:name>")

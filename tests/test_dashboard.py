@@ -50,7 +50,7 @@ def test_the_page_and_its_assets_are_served_under_the_prefix(plain_client):
 def test_the_bare_prefix_redirects_to_the_page_and_is_not_journaled(plain_client):
     response = plain_client.get("/__mock")
     assert response.status_code == 308
-    assert response.headers["Location"].endswith("/__mock/")
+    assert response.headers["Location"] == "/__mock/"  # relative: a dev server's proxy keeps the page
     assert plain_client.get("/__mock/requests").get_json()["data"] == []
 
 
