@@ -33,6 +33,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import requests
 
+from .bundled import DEMO, demo_fixtures, demo_keys
+from .clock import parse_instant
+
 if TYPE_CHECKING:
     from flask import Flask
     from flask.testing import FlaskClient
@@ -40,7 +43,6 @@ if TYPE_CHECKING:
 __all__ = ["ApiSession", "ControlError", "GamifyHostMock", "InProcessMock", "LiveMock", "MockServerError",
            "MockSettings", "in_process_mock", "parse_duration", "start_mock"]
 
-DEMO = "demo"  # as on the command line: the data set (or keys file) the package ships
 # Keys used when there is no keys file: any well-formed key is accepted then, and keys that share a
 # token belong to one partner, so these are one partner's TEST and LIVE keys.
 DEFAULT_TEST_KEY = "pk_test_gamifyhost_pytest"
@@ -123,8 +125,6 @@ class MockSettings:
 
 
 def _data_path(source: str | Path, *, keys: bool) -> Path:
-    from .bundled import demo_fixtures, demo_keys
-
     if source == DEMO:  # the string only: Path("demo") is a folder so named, as on the command line
         return demo_keys() if keys else demo_fixtures()
     return Path(source)
@@ -136,10 +136,6 @@ def _to_instant(at: datetime | str) -> str:
     if at.tzinfo is None:
         at = at.replace(tzinfo=UTC)  # a naive time is taken as UTC, as the mock's clock is
     return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def _from_instant(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def parse_duration(text: str) -> timedelta:
@@ -169,7 +165,7 @@ class ClockControl:
         return data
 
     def now(self) -> datetime:
-        return _from_instant(self.state()["now"])
+        return parse_instant(self.state()["now"])
 
     @property
     def frozen(self) -> bool:
@@ -200,7 +196,7 @@ class ClockControl:
         return self._set({"action": "real"})
 
     def _set(self, body: dict[str, Any]) -> datetime:
-        return _from_instant(self._mock.control("POST", "clock", body=body)["now"])
+        return parse_instant(self._mock.control("POST", "clock", body=body)["now"])
 
 
 class FaultControl:
