@@ -23,13 +23,20 @@ from .errors import INVALID_BODY, ApiError
 from .fixtures import FixtureError, check_schema, export_document, offer_spec, parse_document, read_documents
 from .journeys.engine import js_number
 from .journeys.offers import Offer, OfferTimeError
-from .journeys.profiles import OfferConflict
+from .journeys.profiles import Counts, OfferConflict
 from .state import MockState, current_state
 from .validation import parse_json_body, utf8_charset, validate_body
 
 bp = Blueprint("control", __name__, url_prefix="/__mock")
 CROSS_SITE = ("The control API takes writes from its own origin only (the dashboard, a dev server's proxy) "
               "or from outside a browser")
+DASHBOARD = Path(__file__).with_name("dashboard")
+# YAML's registered type, and the names tools still send for it.
+YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
+FIXTURES_MEDIA = "Content-Type must be application/json or application/yaml"
+# The dashboard loads nothing from anywhere but the mock, and the browser holds it to that.
+DASHBOARD_POLICY = ("default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+                    "form-action 'none'; frame-ancestors 'none'")
 
 
 @bp.before_request
@@ -49,14 +56,6 @@ def refuse_other_sites() -> None:
     if site in ("cross-site", "same-site") or (
             site is None and origin is not None and origin != f"{request.scheme}://{request.host}"):
         raise ApiError(403, CROSS_SITE)
-
-DASHBOARD = Path(__file__).with_name("dashboard")
-# YAML's registered type, and the names tools still send for it.
-YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
-FIXTURES_MEDIA = "Content-Type must be application/json or application/yaml"
-# The dashboard loads nothing from anywhere but the mock, and the browser holds it to that.
-DASHBOARD_POLICY = ("default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
-                    "form-action 'none'; frame-ancestors 'none'")
 
 
 def _ok(data: Any, **extra: Any) -> dict[str, Any]:
@@ -90,10 +89,7 @@ def reset() -> dict[str, Any]:
         if reload:
             raise ApiError(400, INVALID_BODY, [{"field": "reloadFixtures", "message": "reloadFixtures reloads after "
                                                 "a full reset: leave out partnerId and environment"}])
-        removed = state.store.remove(body.get("partnerId"), body.get("environment"))
-        return _ok({"removedProfiles": removed.profiles, "removedEvents": removed.events,
-                    "removedOffers": removed.offers, "journalCleared": False, "faultsCleared": False,
-                    "clockReset": False})
+        return _ok(_removal(state.store.remove(body.get("partnerId"), body.get("environment")), everything=False))
     # Read afresh, and checked before anything is removed: a start file changed or gone since is a 400
     # that leaves the mock as it was (it emptied it, found by review). Loaded in-process: no body size
     # limit stands between a mock and its start data.
@@ -106,9 +102,7 @@ def reset() -> dict[str, Any]:
     state.journal.clear()
     state.faults.clear()
     state.clock.resume()
-    answer: dict[str, Any] = {"removedProfiles": removed.profiles, "removedEvents": removed.events,
-                              "removedOffers": removed.offers, "journalCleared": True, "faultsCleared": True,
-                              "clockReset": True}
+    answer = _removal(removed, everything=True)
     if reload:
         try:
             created, updated = state.load_fixtures(documents)
@@ -116,6 +110,12 @@ def reset() -> dict[str, Any]:
             raise _fixtures_refused(exc) from None
         answer["fixturesLoaded"] = {"created": created, "updated": updated}
     return _ok(answer)
+
+
+def _removal(removed: Counts, everything: bool) -> dict[str, Any]:
+    """A reset's answer: what went with the profiles, and whether journal, faults and clock were reset too."""
+    return {"removedProfiles": removed.profiles, "removedEvents": removed.events, "removedOffers": removed.offers,
+            "journalCleared": everything, "faultsCleared": everything, "clockReset": everything}
 
 
 @bp.get("/profiles")
